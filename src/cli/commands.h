@@ -1,0 +1,15 @@
+#pragma once
+// The subcommands of `tablepulse`; each adds itself to the app and runs from its callback.
+// A failing command throws CLI::RuntimeError(exit status) after printing its error.
+#include <CLI/CLI.hpp>
+
+namespace tp::cli {
+
+void add_migrate_command(CLI::App& app);   // apply schema migrations
+void add_schema_command(CLI::App& app);    // print the DDL (single node or cluster)
+void add_generate_command(CLI::App& app);  // the mock event stream
+void add_ingest_command(CLI::App& app);    // the consumer
+void add_query_command(CLI::App& app);     // dashboard metrics on the command line
+void add_serve_command(CLI::App& app);     // consumer + API + live page in one process
+
+}  // namespace tp::cli

@@ -1,0 +1,182 @@
+#include "clickhouse/schema.h"
+
+#include <algorithm>
+#include <functional>
+#include <regex>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/resources.h"
+
+namespace tp::clickhouse {
+namespace {
+
+constexpr std::string_view kMigrationsDir = "sql/migrations/";
+
+// Tables with a TTL, for apply_ttl: name -> TTL expression without the interval.
+const std::vector<std::pair<std::string, std::string>> kTtlTables = {
+    {"events", "toDateTime(ts)"},   {"order_items", "toDateTime(ts)"},
+    {"seatings", "toDateTime(ts)"}, {"order_stages", "toDateTime(ts)"},
+    {"restaurant_names", "hour"},
+};
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  size_t at = 0;
+  while ((at = text.find(from, at)) != std::string::npos) {
+    text.replace(at, from.size(), to);
+    at += to.size();
+  }
+  return text;
+}
+
+// Splits a script into statements on ';' at the end of a line; keeps "-- @" directives.
+std::vector<std::string> split_statements(const std::string& script) {
+  std::vector<std::string> out;
+  std::string current;
+  size_t start = 0;
+  while (start < script.size()) {
+    size_t end = script.find('\n', start);
+    if (end == std::string::npos) end = script.size();
+    std::string line = script.substr(start, end - start);
+    start = end + 1;
+    std::string trimmed = line;
+    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) {
+      trimmed.pop_back();
+    }
+    if (trimmed.rfind("-- @", 0) == 0) {
+      out.push_back(trimmed);
+      continue;
+    }
+    if (trimmed.rfind("--", 0) == 0 && current.empty()) continue;
+    current += line + "\n";
+    if (!trimmed.empty() && trimmed.back() == ';') {
+      current.erase(current.find_last_of(';'));
+      out.push_back(current);
+      current.clear();
+    }
+  }
+  if (current.find_first_not_of(" \n\t") != std::string::npos) out.push_back(current);
+  return out;
+}
+
+}  // namespace
+
+std::vector<Migration> all_migrations() {
+  std::vector<Migration> out;
+  for (const auto& [path, text] : all_resources()) {
+    if (path.rfind(kMigrationsDir, 0) != 0) continue;
+    std::string file = path.substr(kMigrationsDir.size());
+    Migration migration;
+    migration.name = file.substr(0, file.rfind('.'));
+    migration.version = std::stoi(migration.name.substr(0, migration.name.find('_')));
+    migration.text = std::string(text);
+    migration.checksum = fmt::format("{:016x}", std::hash<std::string>{}(migration.text));
+    out.push_back(std::move(migration));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Migration& a, const Migration& b) { return a.version < b.version; });
+  return out;
+}
+
+std::vector<std::string> render_migration(const Migration& migration,
+                                          const SchemaOptions& options) {
+  const bool cluster = !options.cluster.empty();
+  std::string text = replace_all(migration.text, "{{ttl_days}}", std::to_string(options.ttl_days));
+  text = replace_all(text, "{{on_cluster}}", cluster ? "ON CLUSTER " + options.cluster : "");
+  static const std::regex kLocal(R"(\{\{local:(\w+)\}\})");
+  text = std::regex_replace(text, kLocal, cluster ? "$1_local" : "$1");
+  // {{engine:table:Engine(args)}} -> Engine(args), or its Replicated form on a cluster.
+  static const std::regex kEngine(R"(\{\{engine:(\w+):(\w+)(?:\(([^)]*)\))?\}\})");
+  std::string rendered;
+  auto begin = std::sregex_iterator(text.begin(), text.end(), kEngine);
+  size_t last = 0;
+  for (auto it = begin; it != std::sregex_iterator(); ++it) {
+    const auto& match = *it;
+    rendered += text.substr(last, static_cast<size_t>(match.position()) - last);
+    std::string table = match[1], engine = match[2], args = match[3];
+    if (cluster) {
+      std::string replicated_args =
+          fmt::format("'/clickhouse/tables/{{shard}}/{{database}}/{}_local', '{{replica}}'", table);
+      if (!args.empty()) replicated_args += ", " + args;
+      rendered += fmt::format("Replicated{}({})", engine, replicated_args);
+    } else {
+      rendered += args.empty() && !match[3].matched ? engine + "()" : engine + "(" + args + ")";
+    }
+    last = static_cast<size_t>(match.position() + match.length());
+  }
+  rendered += text.substr(last);
+
+  std::vector<std::string> statements;
+  static const std::regex kDistributed(R"(-- @distributed (\w+) BY (.+))");
+  for (auto& statement : split_statements(rendered)) {
+    std::smatch match;
+    if (std::regex_match(statement, match, kDistributed)) {
+      if (cluster) {
+        statements.push_back(fmt::format(
+            "CREATE TABLE IF NOT EXISTS {0} ON CLUSTER {1} AS {0}_local\n"
+            "ENGINE = Distributed({1}, currentDatabase(), {0}_local, {2})",
+            match[1].str(), options.cluster, match[2].str()));
+      }
+      continue;
+    }
+    statements.push_back(statement);
+  }
+  return statements;
+}
+
+Result<MigrateReport> migrate(Client& client, const SchemaOptions& options) {
+  TP_RETURN_IF_ERROR(client.execute(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, "
+      "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree(applied_at) "
+      "ORDER BY version"));
+  auto rows = client.query_json_rows("SELECT version, checksum FROM schema_migrations FINAL");
+  if (!rows.ok()) return rows.error();
+  std::map<int, std::string> applied;
+  for (const auto& row : rows.value()) {
+    auto json = nlohmann::json::parse(row);
+    applied[json["version"].get<int>()] = json["checksum"].get<std::string>();
+  }
+  MigrateReport report;
+  for (const auto& migration : all_migrations()) {
+    if (auto it = applied.find(migration.version); it != applied.end()) {
+      report.already.push_back(migration.name);
+      continue;
+    }
+    for (const auto& statement : render_migration(migration, options)) {
+      auto status = client.execute(statement);
+      if (!status.ok()) {
+        Error error = status.error();
+        error.message = fmt::format("migration {}: {}", migration.name, error.message);
+        return error;
+      }
+    }
+    TP_RETURN_IF_ERROR(client.execute(
+        "INSERT INTO schema_migrations (version, name, checksum) "
+        "SELECT {version:UInt32}, {name:String}, {checksum:String}",
+        {{"version", std::to_string(migration.version)},
+         {"name", migration.name},
+         {"checksum", migration.checksum}}));
+    report.applied.push_back(migration.name);
+  }
+  return report;
+}
+
+Status apply_ttl(Client& client, int ttl_days) {
+  for (const auto& [table, expression] : kTtlTables) {
+    TP_RETURN_IF_ERROR(client.execute(fmt::format(
+        "ALTER TABLE {} MODIFY TTL {} + INTERVAL {} DAY DELETE", table, expression, ttl_days)));
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> list_tables(Client& client) {
+  auto rows = client.query_json_rows(
+      "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name");
+  if (!rows.ok()) return rows.error();
+  std::vector<std::string> names;
+  for (const auto& row : rows.value()) names.push_back(nlohmann::json::parse(row)["name"]);
+  return names;
+}
+
+}  // namespace tp::clickhouse

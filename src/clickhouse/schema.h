@@ -1,0 +1,47 @@
+#pragma once
+// Versioned schema files (sql/migrations/NNNN_name.sql, compiled in) and the runner that
+// applies them once each, recording what ran in the schema_migrations table.
+#include <string>
+#include <vector>
+
+#include "clickhouse/client.h"
+
+namespace tp::clickhouse {
+
+// How the DDL is rendered.
+struct SchemaOptions {
+  int ttl_days = 400;   // retention of events and derived tables, by event time
+  std::string cluster;  // non-empty: Replicated* local tables + Distributed tables ON CLUSTER
+};
+
+// One schema file.
+struct Migration {
+  int version = 0;
+  std::string name;      // file name without extension, e.g. "0001_events"
+  std::string text;      // the template
+  std::string checksum;  // of the template, to notice an applied file that was edited
+};
+
+// All migrations, in version order.
+std::vector<Migration> all_migrations();
+
+// The statements of a migration rendered for `options` (single node or cluster).
+std::vector<std::string> render_migration(const Migration& migration, const SchemaOptions& options);
+
+// What `migrate` did.
+struct MigrateReport {
+  std::vector<std::string> applied;  // names newly applied
+  std::vector<std::string> already;  // names found already applied
+};
+
+// Applies pending migrations in order; safe to run any number of times, and to re-run after a
+// failure half-way (every statement is IF NOT EXISTS).
+Result<MigrateReport> migrate(Client& client, const SchemaOptions& options);
+
+// Sets the retention of every table with a TTL to `ttl_days` (ALTER ... MODIFY TTL).
+Status apply_ttl(Client& client, int ttl_days);
+
+// Names of the tables in the current database, sorted.
+Result<std::vector<std::string>> list_tables(Client& client);
+
+}  // namespace tp::clickhouse
