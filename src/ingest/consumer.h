@@ -1,0 +1,78 @@
+#pragma once
+// The consumer: reads JSON lines from sources, validates, deduplicates, batches and inserts
+// them; every line ends up stored once, counted as a duplicate, or refused with a reason.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "clickhouse/client.h"
+#include "common/result.h"
+#include "ingest/stats.h"
+
+namespace tp::ingest {
+
+// Consumer settings; the defaults suit a laptop and a 5k events/s stream.
+struct IngestOptions {
+  std::vector<std::string> sources;   // files, or "-" for stdin
+  bool follow = false;                // keep reading files as they grow (tail -f)
+  std::string dead_letter_path;       // refused lines as JSON lines; empty: not written
+  size_t batch_max_rows = 50000;      // a batch is inserted when it has this many events …
+  int64_t batch_max_age_ms = 250;     // … or when its oldest line waited this long
+  size_t dedup_memory_ids = 2000000;  // event_ids remembered in memory (bounded; older ones are
+                                      // found in the database by the batch lookup)
+  int64_t dedup_lookback_ms = 6 * 3600 * 1000LL;  // how far from a batch's event times the
+                                                  // database lookup searches for earlier copies
+  int insert_retries = 5;             // attempts after the first failed insert
+  int64_t retry_backoff_ms = 200;     // first backoff, doubled each retry (capped at 10 s)
+  bool resume = true;                 // files: continue after the last committed batch
+  bool progress = false;              // print a progress line to stderr every second
+  int64_t max_line_bytes = 1 << 20;   // longer lines are refused (line_too_long)
+};
+
+// The end-of-run report; to_json() is the JSON object printed as the last line of stdout.
+struct IngestSummary {
+  uint64_t lines = 0;       // non-blank lines read (lines == inserted + duplicates + rejected)
+  uint64_t inserted = 0;
+  uint64_t duplicates = 0;  // redeliveries recognised by the consumer in this run
+  uint64_t rejected = 0;
+  uint64_t blank = 0;
+  std::map<std::string, uint64_t> reasons;  // rejected lines by reason code
+  uint64_t conflicting_duplicates = 0;
+  uint64_t late_events = 0;
+  uint64_t subtotal_mismatch = 0;
+  uint64_t total_mismatch = 0;
+  uint64_t batches = 0;
+  uint64_t resumed_lines = 0;  // lines skipped because an earlier run had committed them
+  double seconds = 0;
+
+  nlohmann::json to_json() const;
+};
+
+// Runs the consumer until its sources end (or forever with follow) or stop() is called.
+class Consumer {
+ public:
+  Consumer(clickhouse::ClientFactory& factory, IngestOptions options,
+           std::shared_ptr<IngestStats> stats = std::make_shared<IngestStats>());
+  ~Consumer();
+
+  // Processes every source in turn; fails only when the input could not be processed
+  // (unreadable file, database unreachable after retries).
+  Result<IngestSummary> run();
+
+  // Asks run() to commit what it has and return; safe from any thread or a signal handler.
+  void stop();
+
+  const std::shared_ptr<IngestStats>& stats() const { return stats_; }
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<IngestStats> stats_;
+};
+
+}  // namespace tp::ingest

@@ -1,0 +1,37 @@
+#pragma once
+// Live counters of a running consumer, shared with the HTTP server (/metrics, the page's
+// data-quality panel) without locks on the hot path.
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace tp::ingest {
+
+// Counters since the consumer started; updated by the consumer thread, read by anyone.
+struct IngestStats {
+  std::atomic<uint64_t> lines{0};       // non-blank lines read
+  std::atomic<uint64_t> blank{0};       // blank lines skipped
+  std::atomic<uint64_t> inserted{0};    // events stored
+  std::atomic<uint64_t> duplicates{0};  // redeliveries recognised
+  std::atomic<uint64_t> conflicting_duplicates{0};  // redeliveries with different content
+  std::atomic<uint64_t> rejected{0};    // lines refused (see rejected_by_reason)
+  std::atomic<uint64_t> late_events{0};  // per the spec's 60 s rule
+  std::atomic<uint64_t> batches{0};     // committed batches
+  std::atomic<uint64_t> insert_failures{0};  // failed insert attempts (each retried)
+  std::atomic<int64_t> last_commit_ms{0};    // wall clock of the last committed batch
+  std::atomic<int64_t> last_read_ms{0};      // wall clock of the last line read
+  std::atomic<int64_t> lag_ms{0};  // read-to-commit delay of the last batch's oldest line
+  std::atomic<bool> running{false};
+
+  // Rejections by reason code; guarded by mutex (rare path).
+  std::map<std::string, uint64_t> rejected_by_reason;
+  // Insert latencies (ms) bucketed for the Prometheus histogram; guarded by mutex.
+  std::map<double, uint64_t> insert_latency_buckets;  // upper bound (ms) -> count (cumulative)
+  double insert_latency_sum_ms = 0;
+  uint64_t insert_latency_count = 0;
+  mutable std::mutex mutex;
+};
+
+}  // namespace tp::ingest
