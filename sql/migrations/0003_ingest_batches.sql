@@ -1,11 +1,13 @@
 -- One row per committed consumer batch: its counters (data-quality totals) and, for files,
--- the position to resume from. Keyed by (source, start offset): a batch replayed after a crash
--- replaces its own row instead of counting twice.
+-- the position to resume from. A retried insert of the same row is dropped by its
+-- deduplication token; run_id keeps a deliberate re-read (--no-resume) from replacing history.
 CREATE TABLE IF NOT EXISTS {{local:ingest_batches}} {{on_cluster}}
 (
     source_id LowCardinality(String),
+    run_id String,
     start_offset UInt64,
     end_offset UInt64,
+    end_line UInt64 COMMENT 'lines (blank included) of the source up to end_offset: line numbers survive a resume',
     committed_at DateTime64(3, 'UTC') DEFAULT now64(3),
     lines UInt64,
     blank UInt64,
@@ -21,5 +23,5 @@ CREATE TABLE IF NOT EXISTS {{local:ingest_batches}} {{on_cluster}}
     max_event_ts DateTime64(3, 'UTC')
 )
 ENGINE = {{engine:ingest_batches:ReplacingMergeTree(committed_at)}}
-ORDER BY (source_id, start_offset);
+ORDER BY (source_id, start_offset, run_id);
 -- @distributed ingest_batches BY cityHash64(source_id)

@@ -2,7 +2,6 @@
 #include "cli/commands.h"
 namespace tp::cli {
 void add_generate_command(CLI::App&) {}
-void add_ingest_command(CLI::App&) {}
 void add_query_command(CLI::App&) {}
 void add_serve_command(CLI::App&) {}
 }  // namespace tp::cli

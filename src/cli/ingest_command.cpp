@@ -1,0 +1,86 @@
+// `tablepulse ingest`: the consumer on files or stdin.
+#include <unistd.h>
+
+#include <csignal>
+
+#include <fmt/core.h>
+
+#include "cli/commands.h"
+#include "cli/connection.h"
+#include "clickhouse/schema.h"
+#include "ingest/consumer.h"
+
+namespace tp::cli {
+namespace {
+
+std::atomic<ingest::Consumer*> g_running_consumer{nullptr};
+
+// SIGINT/SIGTERM: commit what was read and stop (a second signal kills as usual).
+void on_stop_signal(int signal) {
+  if (auto* consumer = g_running_consumer.load()) consumer->stop();
+  std::signal(signal, SIG_DFL);
+}
+
+}  // namespace
+
+void add_ingest_command(CLI::App& app) {
+  struct Flags {
+    ConnectionFlags connection;
+    ingest::IngestOptions options;
+    bool no_resume = false;
+    bool quiet = false;
+  };
+  auto flags = std::make_shared<Flags>();
+  auto& o = flags->options;
+  auto* command = app.add_subcommand(
+      "ingest", "Read JSON-lines events from files or stdin, validate, deduplicate and store them");
+  add_connection_flags(command, flags->connection);
+  command->add_option("sources", o.sources, "Files to read; - is stdin (default: stdin)");
+  command->add_option("--dlq", o.dead_letter_path,
+                      "Dead-letter file: refused lines with reason, detail, source and line");
+  command->add_flag("-f,--follow", o.follow, "Keep reading files as they grow");
+  command->add_option("--batch-rows", o.batch_max_rows, "Insert when a batch has this many events")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000'000));
+  command->add_option("--batch-ms", o.batch_max_age_ms, "Insert when a batch is this old (ms)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3'600'000));
+  command->add_option("--dedup-memory", o.dedup_memory_ids, "event_ids remembered in memory")
+      ->capture_default_str();
+  command->add_option("--dedup-lookback-ms", o.dedup_lookback_ms,
+                      "Event-time margin of the database lookup for earlier copies")
+      ->capture_default_str();
+  command->add_option("--max-line-bytes", o.max_line_bytes, "Longer lines are refused")
+      ->capture_default_str()
+      ->check(CLI::Range(64, 64 << 20));
+  command->add_option("--retries", o.insert_retries, "Retries of a failed insert")
+      ->capture_default_str();
+  command->add_flag("--no-resume", flags->no_resume,
+                    "Read files from the start instead of after their last committed batch");
+  command->add_flag("-q,--quiet", flags->quiet, "No progress line on a terminal");
+  command->callback([flags] {
+    auto& options = flags->options;
+    if (options.sources.empty()) options.sources.push_back("-");
+    options.resume = !flags->no_resume;
+    options.progress = !flags->quiet;
+    auto factory = open_connection(flags->connection);
+    if (!factory.ok()) fail(factory.error());
+    {
+      auto client = factory.value()->connect();
+      if (!client.ok()) fail(client.error());
+      auto migrated = clickhouse::migrate(*client.value(), {});
+      if (!migrated.ok()) fail(migrated.error());
+    }
+    ingest::Consumer consumer(*factory.value(), options);
+    g_running_consumer.store(&consumer);
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    auto summary = consumer.run();
+    g_running_consumer.store(nullptr);
+    if (!summary.ok()) fail(summary.error());
+    // The last line of stdout: one JSON object that scripts read.
+    fmt::print("{}\n", summary->to_json().dump());
+  });
+}
+
+}  // namespace tp::cli

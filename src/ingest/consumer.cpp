@@ -1,0 +1,505 @@
+#include "ingest/consumer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "clickhouse/client.h"
+#include "common/time.h"
+#include "decode/decoder.h"
+#include "ingest/recent_ids.h"
+#include "ingest/row_encoder.h"
+#include "source/line_reader.h"
+
+namespace tp::ingest {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kLateThresholdMs = 60'000;    // the spec's "more than 60 s later"
+constexpr size_t kLookupChunk = 5000;           // ids per lookup query (keeps HTTP URLs short)
+constexpr double kLatencyBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+
+// A valid, new-to-this-run event waiting in a batch.
+struct PendingEvent {
+  decode::Decoded decoded;
+  IdKey key;
+  uint64_t offset = 0;
+};
+
+// A refused line waiting to be written to the dead-letter file.
+struct PendingReject {
+  std::string line;
+  std::string reason;
+  std::string detail;
+  uint64_t line_number = 0;
+};
+
+// What one batch read; committed as a whole or not at all.
+struct Batch {
+  uint64_t start_offset = 0;
+  uint64_t end_offset = 0;
+  uint64_t end_line = 0;
+  Clock::time_point first_line_at{};
+  int64_t first_read_wall_ms = 0;
+  std::vector<PendingEvent> events;
+  std::vector<PendingReject> rejects;
+  uint64_t lines = 0;
+  uint64_t blank = 0;
+  uint64_t duplicates = 0;  // recognised in memory before the database lookup
+  uint64_t conflicting = 0;
+  std::map<std::string, uint64_t> reasons;
+
+  bool empty() const { return lines == 0 && blank == 0; }
+};
+
+// Counters of one committed batch (also the row written to ingest_batches).
+struct BatchResult {
+  uint64_t inserted = 0;
+  uint64_t duplicates = 0;
+  uint64_t conflicting = 0;
+  uint64_t late = 0;
+  uint64_t subtotal_mismatch = 0;
+  uint64_t total_mismatch = 0;
+};
+
+std::string join_ids(const std::vector<const PendingEvent*>& events, size_t from, size_t to) {
+  std::string out = "[";
+  for (size_t i = from; i < to; ++i) {
+    if (i > from) out.push_back(',');
+    out += "'" + events[i]->decoded.event.event_id + "'";
+  }
+  out.push_back(']');
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json IngestSummary::to_json() const {
+  nlohmann::json reasons_json = nlohmann::json::object();
+  for (const auto& [code, count] : reasons) reasons_json[code] = count;
+  return nlohmann::json{{"lines", lines},
+                        {"inserted", inserted},
+                        {"duplicates", duplicates},
+                        {"rejected", rejected},
+                        {"blank", blank},
+                        {"reasons", reasons_json},
+                        {"conflicting_duplicates", conflicting_duplicates},
+                        {"late_events", late_events},
+                        {"subtotal_mismatch", subtotal_mismatch},
+                        {"total_mismatch", total_mismatch},
+                        {"batches", batches},
+                        {"resumed_from_checkpoint", resumed_lines},
+                        {"seconds", seconds}};
+}
+
+class Consumer::Impl {
+ public:
+  Impl(clickhouse::ClientFactory& factory, IngestOptions options,
+       std::shared_ptr<IngestStats> stats)
+      : factory_(factory),
+        options_(std::move(options)),
+        stats_(std::move(stats)),
+        decoder_(static_cast<size_t>(options_.max_line_bytes)),
+        recent_(options_.dedup_memory_ids) {}
+
+  Result<IngestSummary> run();
+  void stop() { stop_.store(true); }
+
+ private:
+  Status prepare();
+  Status consume_source(const std::string& path);
+  void add_line(const source::Line& line, Batch& batch);
+  Status commit(Batch& batch, const std::string& source_id);
+  Status lookup_existing(Batch& batch, const std::string& source_id,
+                         std::vector<const PendingEvent*>& to_insert, BatchResult& result);
+  Status insert_with_retry(std::string_view table, const std::string& data,
+                           const std::string& token);
+  Status write_dead_letters(const Batch& batch, const std::string& source_id);
+  void record_latency(double ms);
+  void print_progress(bool final_line);
+
+  clickhouse::ClientFactory& factory_;
+  IngestOptions options_;
+  std::shared_ptr<IngestStats> stats_;
+  std::unique_ptr<clickhouse::Client> client_;
+  decode::Decoder decoder_;
+  RecentIds recent_;
+  std::unordered_map<std::string, int64_t> max_ts_by_restaurant_;  // for late detection
+  std::string run_id_ = fmt::format("{:016x}", std::random_device{}() * 0x100000000ULL ^
+                                                   static_cast<uint64_t>(now_ms()));
+  uint64_t committed_end_ = 0;  // the current source's checkpoint: rows of ours beyond it are
+                                // replays of a crashed run, rows before it are re-reads
+  std::atomic<bool> stop_{false};
+  IngestSummary summary_;
+  std::FILE* dead_letters_ = nullptr;
+  Clock::time_point started_ = Clock::now();
+  Clock::time_point last_progress_ = Clock::now();
+  bool progress_ = false;
+};
+
+Status Consumer::Impl::prepare() {
+  auto client = factory_.connect();
+  if (!client.ok()) return client.error();
+  client_ = std::move(client.value());
+  // Late detection continues from what earlier runs stored.
+  auto rows = client_->query_json_rows(
+      "SELECT restaurant_id, toUnixTimestamp64Milli(max(ts)) AS max_ms FROM events "
+      "GROUP BY restaurant_id");
+  if (!rows.ok()) return rows.error();
+  for (const auto& row : rows.value()) {
+    auto json = nlohmann::json::parse(row);
+    max_ts_by_restaurant_[json["restaurant_id"].get<std::string>()] = json["max_ms"].get<int64_t>();
+  }
+  if (!options_.dead_letter_path.empty()) {
+    dead_letters_ = std::fopen(options_.dead_letter_path.c_str(), "ae");
+    if (dead_letters_ == nullptr) {
+      return make_error(ErrorCode::kIo, "cannot open dead-letter file {}: {}",
+                        options_.dead_letter_path, std::strerror(errno));
+    }
+  }
+  progress_ = options_.progress && ::isatty(STDERR_FILENO);
+  return {};
+}
+
+Result<IngestSummary> Consumer::Impl::run() {
+  stats_->running.store(true);
+  Status status = prepare();
+  if (status.ok()) {
+    for (const auto& path : options_.sources) {
+      status = consume_source(path);
+      if (!status.ok() || stop_.load()) break;
+    }
+  }
+  if (dead_letters_ != nullptr) std::fclose(dead_letters_);
+  stats_->running.store(false);
+  summary_.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  if (progress_) print_progress(true);
+  if (!status.ok()) return status.error();
+  return summary_;
+}
+
+Status Consumer::Impl::consume_source(const std::string& path) {
+  uint64_t offset = 0, lines_before = 0;
+  std::string source_id = path == "-" ? "" : "file:";
+  committed_end_ = 0;
+  if (path != "-") {
+    // The checkpoint is the last committed batch of this source (written after its insert).
+    auto probe = source::LineReader::open(path, 0, 0, 1);
+    if (!probe.ok()) return probe.error();
+    auto rows = client_->query_json_rows(
+        "SELECT end_offset, end_line FROM ingest_batches FINAL WHERE source_id = {source:String} "
+        "ORDER BY end_offset DESC LIMIT 1",
+        {{"source", probe.value()->source_id()}});
+    if (!rows.ok()) return rows.error();
+    if (!rows->empty()) {
+      auto json = nlohmann::json::parse(rows->front());
+      committed_end_ = json["end_offset"].get<uint64_t>();
+    }
+    if (!rows->empty() && options_.resume) {
+      auto json = nlohmann::json::parse(rows->front());
+      offset = json["end_offset"].get<uint64_t>();
+      lines_before = json["end_line"].get<uint64_t>();
+      summary_.resumed_lines += lines_before;
+      spdlog::info("{}: resuming after line {} (byte {}), committed by an earlier run", path,
+                   lines_before, offset);
+    }
+  }
+  auto opened =
+      source::LineReader::open(path, offset, lines_before, static_cast<size_t>(options_.max_line_bytes));
+  if (!opened.ok()) return opened.error();
+  auto& reader = *opened.value();
+  source_id = reader.source_id();
+
+  Batch batch;
+  batch.start_offset = batch.end_offset = offset;
+  batch.end_line = lines_before;
+  Status failure;
+  auto flush_if_due = [&]() {
+    if (batch.empty() || !failure.ok()) return;
+    auto age = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - batch.first_line_at);
+    if (age.count() >= options_.batch_max_age_ms) {
+      failure = commit(batch, source_id);
+    }
+    if (progress_) print_progress(false);
+  };
+  while (!stop_.load() && failure.ok()) {
+    auto next = reader.next(options_.follow, stop_, flush_if_due);
+    if (!next.ok()) return next.error();
+    if (!next->has_value()) break;
+    const source::Line& line = **next;
+    if (batch.empty()) {
+      batch.first_line_at = Clock::now();
+      batch.first_read_wall_ms = now_ms();
+    }
+    add_line(line, batch);
+    batch.end_offset = line.end_offset;
+    batch.end_line = line.number;
+    if (batch.events.size() >= options_.batch_max_rows ||
+        batch.rejects.size() >= options_.batch_max_rows) {
+      failure = commit(batch, source_id);
+    } else {
+      flush_if_due();
+    }
+  }
+  if (!failure.ok()) return failure;
+  if (!batch.empty()) TP_RETURN_IF_ERROR(commit(batch, source_id));
+  return {};
+}
+
+void Consumer::Impl::add_line(const source::Line& line, Batch& batch) {
+  stats_->last_read_ms.store(now_ms(), std::memory_order_relaxed);
+  if (!line.too_long && line.text.find_first_not_of(" \t\r") == std::string_view::npos) {
+    ++batch.blank;
+    stats_->blank.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  ++batch.lines;
+  stats_->lines.fetch_add(1, std::memory_order_relaxed);
+  std::variant<decode::Decoded, decode::Rejection> result =
+      line.too_long ? std::variant<decode::Decoded, decode::Rejection>(decode::Rejection{
+                          decode::Reason::kLineTooLong,
+                          fmt::format("longer than {} bytes (first {} kept)",
+                                      options_.max_line_bytes, line.text.size())})
+                    : decoder_.decode(line.text);
+  if (auto* rejection = std::get_if<decode::Rejection>(&result)) {
+    std::string code(decode::reason_code(rejection->reason));
+    ++batch.reasons[code];
+    batch.rejects.push_back({std::string(line.text), code, rejection->detail, line.number});
+    return;
+  }
+  auto& decoded = std::get<decode::Decoded>(result);
+  IdKey key = id_key(decoded.event.event_id);
+  if (auto seen = recent_.find(key)) {
+    ++batch.duplicates;
+    if (*seen != decoded.content_hash) ++batch.conflicting;
+    return;
+  }
+  recent_.insert(key, decoded.content_hash);
+  batch.events.push_back({std::move(decoded), key, line.offset});
+}
+
+Status Consumer::Impl::lookup_existing(Batch& batch, const std::string& source_id,
+                                       std::vector<const PendingEvent*>& to_insert,
+                                       BatchResult& result) {
+  // Earlier runs (or other consumers) may have stored some of these ids. Redeliveries carry
+  // the same timestamp, so the search is bounded to the batch's own event-time range plus a
+  // margin for conflicting copies whose timestamps differ.
+  std::vector<const PendingEvent*> candidates;
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (const auto& pending : batch.events) {
+    candidates.push_back(&pending);
+    lo = std::min(lo, pending.decoded.event.ts_ms);
+    hi = std::max(hi, pending.decoded.event.ts_ms);
+  }
+  std::unordered_map<IdKey, nlohmann::json, IdKeyHash> existing;
+  for (size_t from = 0; from < candidates.size(); from += kLookupChunk) {
+    size_t to = std::min(candidates.size(), from + kLookupChunk);
+    auto rows = client_->query_json_rows(
+        "SELECT toString(event_id) AS id, content_hash, source_id, source_offset FROM events "
+        "WHERE ts >= {lo:DateTime64(3, 'UTC')} AND ts <= {hi:DateTime64(3, 'UTC')} "
+        "AND event_id IN {ids:Array(UUID)}",
+        {{"lo", format_clickhouse_ms(std::max<int64_t>(0, lo - options_.dedup_lookback_ms))},
+         {"hi", format_clickhouse_ms(hi + options_.dedup_lookback_ms)},
+         {"ids", join_ids(candidates, from, to)}});
+    if (!rows.ok()) return rows.error();
+    for (const auto& row : rows.value()) {
+      auto json = nlohmann::json::parse(row);
+      existing.emplace(id_key(json["id"].get<std::string>()), std::move(json));
+    }
+  }
+  for (const PendingEvent* pending : candidates) {
+    auto it = existing.find(pending->key);
+    if (it == existing.end()) {
+      to_insert.push_back(pending);
+      continue;
+    }
+    const auto& row = it->second;
+    if (row["source_id"] == source_id && row["source_offset"] == pending->offset &&
+        pending->offset >= committed_end_) {
+      ++result.inserted;  // stored by a run of ours that crashed before its checkpoint
+      continue;
+    }
+    ++result.duplicates;
+    if (row["content_hash"].get<uint64_t>() != pending->decoded.content_hash) ++result.conflicting;
+  }
+  return {};
+}
+
+Status Consumer::Impl::insert_with_retry(std::string_view table, const std::string& data,
+                                         const std::string& token) {
+  int64_t backoff = options_.retry_backoff_ms;
+  for (int attempt = 0;; ++attempt) {
+    auto started = Clock::now();
+    // The deduplication token makes a retry of an insert that did land a no-op.
+    Status status = client_->insert(table, "JSONEachRow", data, {token});
+    if (status.ok()) {
+      record_latency(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+      return status;
+    }
+    stats_->insert_failures.fetch_add(1, std::memory_order_relaxed);
+    const Error& error = status.error();
+    bool transient = error.code == ErrorCode::kUnavailable || error.code == ErrorCode::kTimeout ||
+                     (error.code == ErrorCode::kClickHouse &&
+                      (error.clickhouse_code == 252 /* TOO_MANY_PARTS */ ||
+                       error.clickhouse_code == 202 /* TOO_MANY_SIMULTANEOUS_QUERIES */ ||
+                       error.clickhouse_code == 241 /* MEMORY_LIMIT_EXCEEDED */));
+    if (!transient || attempt >= options_.insert_retries || stop_.load()) return status;
+    spdlog::warn("insert into {} failed ({}), retry {}/{} in {} ms", table, error.to_string(),
+                 attempt + 1, options_.insert_retries, backoff);
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+    backoff = std::min<int64_t>(backoff * 2, 10'000);
+  }
+}
+
+Status Consumer::Impl::write_dead_letters(const Batch& batch, const std::string& source_id) {
+  if (dead_letters_ == nullptr || batch.rejects.empty()) return {};
+  std::string out;
+  for (const auto& reject : batch.rejects) {
+    out += "{\"line\":";
+    append_json_string(out, reject.line);
+    out += ",\"reason\":";
+    append_json_string(out, reject.reason);
+    out += ",\"detail\":";
+    append_json_string(out, reject.detail);
+    out += ",\"source\":";
+    append_json_string(out, source_id);
+    out += fmt::format(",\"line_number\":{}}}\n", reject.line_number);
+  }
+  if (std::fwrite(out.data(), 1, out.size(), dead_letters_) != out.size() ||
+      std::fflush(dead_letters_) != 0) {
+    return make_error(ErrorCode::kIo, "writing dead-letter file {}: {}", options_.dead_letter_path,
+                      std::strerror(errno));
+  }
+  return {};
+}
+
+Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
+  BatchResult result;
+  result.duplicates = batch.duplicates;
+  result.conflicting = batch.conflicting;
+  std::vector<const PendingEvent*> to_insert;
+  if (!batch.events.empty()) TP_RETURN_IF_ERROR(lookup_existing(batch, source_id, to_insert, result));
+
+  int64_t min_ts = INT64_MAX, max_ts = 0;
+  std::string rows;
+  rows.reserve(to_insert.size() * 400);
+  for (const PendingEvent* pending : to_insert) {
+    const Event& event = pending->decoded.event;
+    auto [it, fresh] = max_ts_by_restaurant_.emplace(event.restaurant_id, event.ts_ms);
+    if (!fresh) {
+      if (it->second - event.ts_ms > kLateThresholdMs) ++result.late;
+      it->second = std::max(it->second, event.ts_ms);
+    }
+    result.subtotal_mismatch += pending->decoded.subtotal_mismatch;
+    result.total_mismatch += pending->decoded.total_mismatch;
+    min_ts = std::min(min_ts, event.ts_ms);
+    max_ts = std::max(max_ts, event.ts_ms);
+    append_event_row(rows, event, pending->decoded.content_hash, {source_id, pending->offset});
+  }
+  result.inserted += to_insert.size();
+  std::string token = fmt::format("{}:{}:{}", source_id, batch.start_offset, batch.end_offset);
+  if (!rows.empty()) {
+    TP_RETURN_IF_ERROR(insert_with_retry(
+        fmt::format("events {}", event_row_columns()), rows, "events:" + token));
+  }
+  TP_RETURN_IF_ERROR(write_dead_letters(batch, source_id));
+
+  // The batch row is the checkpoint: written last, so a crash before it replays the batch.
+  nlohmann::json reasons = nlohmann::json::object();
+  for (const auto& [code, count] : batch.reasons) reasons[code] = count;
+  nlohmann::json row = {{"source_id", source_id},
+                        {"run_id", run_id_},
+                        {"start_offset", batch.start_offset},
+                        {"end_offset", batch.end_offset},
+                        {"end_line", batch.end_line},
+                        {"lines", batch.lines},
+                        {"blank", batch.blank},
+                        {"inserted", result.inserted},
+                        {"duplicates", result.duplicates},
+                        {"conflicting_duplicates", result.conflicting},
+                        {"rejected", batch.rejects.size()},
+                        {"rejected_by_reason", reasons},
+                        {"late_events", result.late},
+                        {"subtotal_mismatch", result.subtotal_mismatch},
+                        {"total_mismatch", result.total_mismatch},
+                        {"min_event_ts", format_clickhouse_ms(min_ts == INT64_MAX ? 0 : min_ts)},
+                        {"max_event_ts", format_clickhouse_ms(max_ts)}};
+  TP_RETURN_IF_ERROR(insert_with_retry("ingest_batches", row.dump() + "\n", "batch:" + token));
+
+  summary_.lines += batch.lines;
+  summary_.blank += batch.blank;
+  summary_.inserted += result.inserted;
+  summary_.duplicates += result.duplicates;
+  summary_.conflicting_duplicates += result.conflicting;
+  summary_.rejected += batch.rejects.size();
+  for (const auto& [code, count] : batch.reasons) summary_.reasons[code] += count;
+  summary_.late_events += result.late;
+  summary_.subtotal_mismatch += result.subtotal_mismatch;
+  summary_.total_mismatch += result.total_mismatch;
+  ++summary_.batches;
+
+  stats_->inserted.fetch_add(result.inserted, std::memory_order_relaxed);
+  stats_->duplicates.fetch_add(result.duplicates, std::memory_order_relaxed);
+  stats_->conflicting_duplicates.fetch_add(result.conflicting, std::memory_order_relaxed);
+  stats_->rejected.fetch_add(batch.rejects.size(), std::memory_order_relaxed);
+  stats_->late_events.fetch_add(result.late, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(stats_->mutex);
+    for (const auto& [code, count] : batch.reasons) stats_->rejected_by_reason[code] += count;
+  }
+  int64_t now = now_ms();
+  stats_->lag_ms.store(now - batch.first_read_wall_ms, std::memory_order_relaxed);
+  stats_->last_commit_ms.store(now, std::memory_order_relaxed);
+  stats_->batches.fetch_add(1, std::memory_order_release);
+
+  Batch next;
+  next.start_offset = next.end_offset = batch.end_offset;
+  next.end_line = batch.end_line;
+  batch = std::move(next);
+  return {};
+}
+
+void Consumer::Impl::record_latency(double ms) {
+  std::lock_guard lock(stats_->mutex);
+  for (double bound : kLatencyBucketsMs) {
+    if (ms <= bound) ++stats_->insert_latency_buckets[bound];
+  }
+  ++stats_->insert_latency_buckets[std::numeric_limits<double>::infinity()];
+  stats_->insert_latency_sum_ms += ms;
+  ++stats_->insert_latency_count;
+}
+
+void Consumer::Impl::print_progress(bool final_line) {
+  auto now = Clock::now();
+  if (!final_line && now - last_progress_ < std::chrono::seconds(1)) return;
+  last_progress_ = now;
+  double seconds = std::chrono::duration<double>(now - started_).count();
+  uint64_t lines = stats_->lines.load();
+  fmt::print(stderr, "\r\x1b[2K{} lines  {:.0f}/s  inserted {}  duplicates {}  rejected {}{}",
+             lines, seconds > 0 ? static_cast<double>(lines) / seconds : 0.0,
+             stats_->inserted.load(), stats_->duplicates.load(), stats_->rejected.load(),
+             final_line ? "\n" : "");
+  std::fflush(stderr);
+}
+
+Consumer::Consumer(clickhouse::ClientFactory& factory, IngestOptions options,
+                   std::shared_ptr<IngestStats> stats)
+    : impl_(std::make_unique<Impl>(factory, std::move(options), stats)), stats_(std::move(stats)) {}
+
+Consumer::~Consumer() = default;
+
+Result<IngestSummary> Consumer::run() { return impl_->run(); }
+
+void Consumer::stop() { impl_->stop(); }
+
+}  // namespace tp::ingest

@@ -1,0 +1,56 @@
+#pragma once
+// The event_ids this run has seen, bounded: the oldest are forgotten first (a forgotten id is
+// still found in the database by the per-batch lookup).
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+
+namespace tp::ingest {
+
+// A UUID as two 64-bit halves: 16 bytes per id instead of a 36-byte string.
+struct IdKey {
+  uint64_t high = 0;
+  uint64_t low = 0;
+  bool operator==(const IdKey&) const = default;
+};
+
+// Parses a canonical lower-case UUID (the decoder's output).
+IdKey id_key(std::string_view uuid);
+
+struct IdKeyHash {
+  size_t operator()(const IdKey& key) const { return key.high ^ (key.low * 0x9E3779B97F4A7C15ULL); }
+};
+
+class RecentIds {
+ public:
+  explicit RecentIds(size_t capacity) : capacity_(capacity) {}
+
+  // The content hash remembered for `key`, if this run saw it.
+  std::optional<uint64_t> find(const IdKey& key) const {
+    auto it = hashes_.find(key);
+    if (it == hashes_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Remembers `key`; forgets the oldest id when full.
+  void insert(const IdKey& key, uint64_t content_hash) {
+    if (capacity_ == 0) return;
+    if (!hashes_.emplace(key, content_hash).second) return;
+    order_.push_back(key);
+    if (order_.size() > capacity_) {
+      hashes_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+
+  size_t size() const { return hashes_.size(); }
+
+ private:
+  size_t capacity_;
+  std::unordered_map<IdKey, uint64_t, IdKeyHash> hashes_;
+  std::deque<IdKey> order_;
+};
+
+}  // namespace tp::ingest
