@@ -36,10 +36,11 @@ struct MetricRequest {
 };
 
 // Runs the metric and returns a JSON array of objects with the spec's field names (numbers
-// as JSON numbers, null where the spec says so). data-quality returns one object.
-Result<nlohmann::json> run_metric(clickhouse::Client& client, const MetricRequest& request);
+// as JSON numbers, null where the spec says so), keys in the spec's order. data-quality
+// returns one object.
+Result<nlohmann::ordered_json> run_metric(clickhouse::Client& client, const MetricRequest& request);
 
 // Restaurants known at `as_of_ms` with their latest names: [{restaurant_id, restaurant_name}].
-Result<nlohmann::json> list_restaurants(clickhouse::Client& client, int64_t as_of_ms);
+Result<nlohmann::ordered_json> list_restaurants(clickhouse::Client& client, int64_t as_of_ms);
 
 }  // namespace tp::query

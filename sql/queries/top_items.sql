@@ -1,0 +1,17 @@
+-- top-items: line items of the window's order_placed events (order_items, one row per line);
+-- name and category from the item's latest order in the window (greatest (ts, event_id)).
+SELECT item_id, item_name, category, quantity_sum AS quantity, orders AS times_ordered
+FROM
+(
+    SELECT item_id,
+           argMax(item_name, (ts, toString(event_id))) AS item_name,
+           argMax(category, (ts, toString(event_id))) AS category,
+           sum(quantity) AS quantity_sum,
+           uniqExact(order_id) AS orders
+    FROM order_items FINAL
+    WHERE ts > {window_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
+      AND ({restaurant_id:String} = '' OR restaurant_id = {restaurant_id:String})
+    GROUP BY item_id
+)
+ORDER BY quantity_sum DESC, orders DESC, item_id ASC
+LIMIT {limit:UInt32}

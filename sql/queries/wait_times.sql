@@ -1,0 +1,108 @@
+-- wait-times: per restaurant, three matched intervals and the reported kitchen time.
+--  * seat -> order: each order_placed P in the window, ASOF-joined to the latest seating of its
+--    restaurant and table at or before P (the seatings table, however old that seating is);
+--  * kitchen: each order_completed C in the window minus its order's placement (earliest
+--    order_placed of the order at or before as_of, found by order_id in order_stages);
+--  * completion -> payment: each payment Y in the window minus its order's completion.
+WITH
+{{names}},
+placed AS
+(
+    SELECT restaurant_id, table_id, ts
+    FROM events FINAL
+    WHERE event_type = 'order_placed'
+      AND ts > {window_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
+      AND ({restaurant_id:String} = '' OR restaurant_id = {restaurant_id:String})
+),
+seats AS
+(
+    SELECT restaurant_id, table_id, ts AS seat_ts
+    FROM seatings FINAL
+    WHERE ts <= {as_of:DateTime64(3, 'UTC')}
+      AND (restaurant_id, table_id) IN (SELECT restaurant_id, table_id FROM placed)
+),
+seat_to_order AS
+(
+    SELECT p.restaurant_id AS restaurant_id,
+           avg(dateDiff('millisecond', s.seat_ts, p.ts)) / 60000 AS avg_min,
+           count() AS samples
+    FROM placed AS p
+    ASOF INNER JOIN seats AS s
+        ON p.restaurant_id = s.restaurant_id AND p.table_id = s.table_id AND p.ts >= s.seat_ts
+    GROUP BY restaurant_id
+),
+completed AS
+(
+    SELECT restaurant_id, order_id, ts, kitchen_time_minutes
+    FROM events FINAL
+    WHERE event_type = 'order_completed'
+      AND ts > {window_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
+      AND ({restaurant_id:String} = '' OR restaurant_id = {restaurant_id:String})
+),
+placements AS
+(
+    SELECT order_id, min(ts) AS placed_ts
+    FROM order_stages FINAL
+    WHERE event_type = 'order_placed' AND ts <= {as_of:DateTime64(3, 'UTC')}
+      AND order_id IN (SELECT order_id FROM completed)
+    GROUP BY order_id
+),
+kitchen AS
+(
+    SELECT c.restaurant_id AS restaurant_id,
+           avgIf(dateDiff('millisecond', pl.placed_ts, c.ts), pl.order_id != '') / 60000 AS avg_min,
+           countIf(pl.order_id != '') AS samples,
+           avg(c.kitchen_time_minutes) AS reported_avg,
+           count() AS reported_samples
+    FROM completed AS c
+    LEFT JOIN placements AS pl ON pl.order_id = c.order_id
+    GROUP BY restaurant_id
+    SETTINGS join_use_nulls = 0
+),
+paid AS
+(
+    SELECT restaurant_id, order_id, ts
+    FROM events FINAL
+    WHERE event_type = 'payment'
+      AND ts > {window_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
+      AND ({restaurant_id:String} = '' OR restaurant_id = {restaurant_id:String})
+),
+completions AS
+(
+    SELECT order_id, min(ts) AS completed_ts
+    FROM order_stages FINAL
+    WHERE event_type = 'order_completed' AND ts <= {as_of:DateTime64(3, 'UTC')}
+      AND order_id IN (SELECT order_id FROM paid)
+    GROUP BY order_id
+),
+completion_to_payment AS
+(
+    SELECT y.restaurant_id AS restaurant_id,
+           avg(dateDiff('millisecond', co.completed_ts, y.ts)) / 60000 AS avg_min,
+           count() AS samples
+    FROM paid AS y
+    INNER JOIN completions AS co ON co.order_id = y.order_id
+    GROUP BY restaurant_id
+),
+restaurants AS
+(
+    SELECT restaurant_id FROM seat_to_order
+    UNION DISTINCT SELECT restaurant_id FROM kitchen
+    UNION DISTINCT SELECT restaurant_id FROM completion_to_payment
+)
+SELECT r.restaurant_id AS restaurant_id,
+       n.restaurant_name AS restaurant_name,
+       if(so.samples = 0, NULL, so.avg_min) AS avg_seat_to_order_min,
+       if(k.samples = 0, NULL, k.avg_min) AS avg_kitchen_min,
+       if(k.reported_samples = 0, NULL, k.reported_avg) AS avg_reported_kitchen_min,
+       if(cp.samples = 0, NULL, cp.avg_min) AS avg_completion_to_payment_min,
+       so.samples AS seat_to_order_samples,
+       k.samples AS kitchen_samples,
+       cp.samples AS completion_to_payment_samples
+FROM restaurants AS r
+LEFT JOIN seat_to_order AS so ON so.restaurant_id = r.restaurant_id
+LEFT JOIN kitchen AS k ON k.restaurant_id = r.restaurant_id
+LEFT JOIN completion_to_payment AS cp ON cp.restaurant_id = r.restaurant_id
+LEFT JOIN names AS n ON n.restaurant_id = r.restaurant_id
+ORDER BY restaurant_id ASC
+SETTINGS join_use_nulls = 0
