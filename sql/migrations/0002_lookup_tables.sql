@@ -71,13 +71,14 @@ SELECT order_id, event_type, ts, event_id, restaurant_id, table_id
 FROM {{local:events}}
 WHERE event_type IN ('order_placed', 'order_completed');
 
--- The latest name of each restaurant per hour. argMax is idempotent, so a duplicate that
--- reaches this view can never change its answer (sums are never pre-aggregated here).
+-- The latest name of each restaurant per hour ("latest" = greatest (ts, event_id), the tie-break
+-- every metric uses). argMax is idempotent, so a duplicate that reaches this view can never
+-- change its answer (sums are never pre-aggregated in views: a duplicate would count twice).
 CREATE TABLE IF NOT EXISTS {{local:restaurant_names}} {{on_cluster}}
 (
     restaurant_id LowCardinality(String),
     hour DateTime('UTC'),
-    name_state AggregateFunction(argMax, String, DateTime64(3, 'UTC')),
+    name_state AggregateFunction(argMax, String, Tuple(DateTime64(3, 'UTC'), String)),
     last_ts SimpleAggregateFunction(max, DateTime64(3, 'UTC'))
 )
 ENGINE = {{engine:restaurant_names:AggregatingMergeTree}}
@@ -87,6 +88,6 @@ TTL hour + INTERVAL {{ttl_days}} DAY DELETE;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{local:restaurant_names_mv}} {{on_cluster}} TO {{local:restaurant_names}} AS
 SELECT restaurant_id, toStartOfHour(ts) AS hour,
-       argMaxState(toString(restaurant_name), ts) AS name_state, max(ts) AS last_ts
+       argMaxState(toString(restaurant_name), (ts, toString(event_id))) AS name_state, max(ts) AS last_ts
 FROM {{local:events}}
 GROUP BY restaurant_id, hour;

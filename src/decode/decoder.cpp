@@ -181,7 +181,12 @@ Decoded decode_object(const object& obj) {
   Decoded decoded;
   Event& event = decoded.event;
   // Type first: an unknown type is reported as such, whatever else is wrong.
-  std::string_view type_name = string_field(obj, "event_type", kMaxIdBytes);
+  element type_value = field(obj, "event_type", "");
+  std::string_view type_name;
+  if (type_value.get(type_name) != simdjson::SUCCESS) {
+    throw Refused{Reason::kWrongType, fmt::format("event_type: expected string, got {}",
+                                                  json_type_name(type_value.type()))};
+  }
   auto type = parse_event_type(type_name);
   if (!type) {
     throw Refused{Reason::kUnknownEventType, fmt::format("event_type: '{}'", type_name)};
