@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include "clickhouse/client.h"
@@ -79,6 +80,46 @@ std::string join_ids(const std::vector<const PendingEvent*>& events, size_t from
     out += "'" + events[i]->decoded.event.event_id + "'";
   }
   out.push_back(']');
+  return out;
+}
+
+// Replaces each byte that is not part of valid UTF-8 with U+FFFD.
+std::string sanitize_utf8(std::string_view text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (length > 0 && i + length <= text.size() &&
+        simdjson::validate_utf8(text.data() + i, length)) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string base64(std::string_view data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < data.size(); i += 3) {
+    uint32_t n = (static_cast<uint8_t>(data[i]) << 16) | (static_cast<uint8_t>(data[i + 1]) << 8) |
+                 static_cast<uint8_t>(data[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(n >> shift) & 63]);
+  }
+  if (i < data.size()) {
+    uint32_t n = static_cast<uint8_t>(data[i]) << 16;
+    if (i + 1 < data.size()) n |= static_cast<uint8_t>(data[i + 1]) << 8;
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(i + 1 < data.size() ? kAlphabet[(n >> 6) & 63] : '=');
+    out.push_back('=');
+  }
   return out;
 }
 
@@ -366,7 +407,14 @@ Status Consumer::Impl::write_dead_letters(const Batch& batch, const std::string&
   std::string out;
   for (const auto& reject : batch.rejects) {
     out += "{\"line\":";
-    append_json_string(out, reject.line);
+    if (simdjson::validate_utf8(reject.line.data(), reject.line.size())) {
+      append_json_string(out, reject.line);
+    } else {
+      // JSON cannot carry these bytes: a readable copy, and the exact bytes in base64.
+      append_json_string(out, sanitize_utf8(reject.line));
+      out += ",\"line_base64\":";
+      append_json_string(out, base64(reject.line));
+    }
     out += ",\"reason\":";
     append_json_string(out, reject.reason);
     out += ",\"detail\":";
