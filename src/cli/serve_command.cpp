@@ -1,0 +1,183 @@
+// `tablepulse serve`: the consumer (when sources are given) and the HTTP server (API, live page,
+// /metrics) in one process, sharing the consumer's live counters.
+#include <fmt/core.h>
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/connection.h"
+#include "clickhouse/schema.h"
+#include "ingest/consumer.h"
+#include "query/metrics.h"
+#include "server/server.h"
+
+namespace tp::cli {
+namespace {
+
+struct ServeFlags {
+  ConnectionFlags connection;
+  std::string listen = "127.0.0.1:8080";
+  std::vector<std::string> sources;
+  bool follow = false;
+  std::string dead_letter;
+  std::string token;
+  bool migrate = true;
+  int threads = 48;
+};
+
+// "host:port", "[::1]:port" or ":port" (loopback) into host and port.
+Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument, "--listen '{}' is not HOST:PORT", text);
+  }
+  std::string host = text.substr(0, colon);
+  std::string port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "127.0.0.1";
+  int port = -1;
+  try {
+    size_t used = 0;
+    port = std::stoi(port_text, &used);
+    if (used != port_text.size()) port = -1;
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    return make_error(ErrorCode::kInvalidArgument, "--listen '{}': the port is not 0..65535", text);
+  }
+  return std::make_pair(host, port);
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+void serve(const ServeFlags& flags) {
+  auto listen = parse_listen(flags.listen);
+  if (!listen.ok()) fail(listen.error());
+  auto factory = open_connection(flags.connection);
+  if (!factory.ok()) fail(factory.error());
+
+  if (flags.migrate) {
+    auto client = factory.value()->connect();
+    if (!client.ok()) fail(client.error());
+    auto report = clickhouse::migrate(*client.value(), {});
+    if (!report.ok()) fail(report.error());
+    for (const auto& name : report->applied) spdlog::info("applied migration {}", name);
+  }
+
+  // SIGINT/SIGTERM are taken by one thread (below) with sigtimedwait; every thread started
+  // from here on inherits the mask, so no worker is interrupted mid-query.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto stats = std::make_shared<ingest::IngestStats>();
+  server::MetricsBackend backend{
+      [](clickhouse::Client& client, const query::MetricRequest& request) {
+        return query::run_metric(client, request);
+      },
+      [](clickhouse::Client& client, int64_t as_of_ms) {
+        return query::list_restaurants(client, as_of_ms);
+      }};
+  server::ServerOptions options;
+  options.host = listen->first;
+  options.port = listen->second;
+  options.token = flags.token;
+  options.worker_threads = flags.threads;
+  options.max_stream_clients = static_cast<size_t>(std::max(1, flags.threads - 16));
+  server::Server http(*factory.value(), backend, stats, options);
+  auto port = http.bind();
+  if (!port.ok()) fail(port.error());
+  if (!is_loopback(options.host) && options.token.empty()) {
+    spdlog::warn("listening on {} without --token: anyone who can reach it reads the data",
+                 options.host);
+  }
+
+  std::optional<ingest::Consumer> consumer;
+  std::thread consumer_thread;
+  if (!flags.sources.empty()) {
+    ingest::IngestOptions ingest_options;
+    ingest_options.sources = flags.sources;
+    ingest_options.follow = flags.follow;
+    ingest_options.dead_letter_path = flags.dead_letter;
+    consumer.emplace(*factory.value(), ingest_options, stats);
+    consumer_thread = std::thread([&] {
+      auto summary = consumer->run();
+      if (!summary.ok()) {
+        spdlog::error("consumer stopped: {}", summary.error().to_string());
+        http.hub().set_ingest_error(summary.error().to_string());
+        return;
+      }
+      spdlog::info("consumer finished: {}", summary->to_json().dump());
+    });
+  }
+
+  std::atomic<bool> done{false};
+  std::thread signal_thread([&] {
+    timespec tick{0, 200 * 1000 * 1000};
+    while (!done) {
+      int signal = sigtimedwait(&signals, nullptr, &tick);
+      if (signal == SIGINT || signal == SIGTERM) {
+        spdlog::info("{}: stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+        if (consumer) consumer->stop();  // commits what it holds
+        if (consumer_thread.joinable()) consumer_thread.join();
+        http.stop();
+        return;
+      }
+    }
+  });
+
+  fmt::print("TablePulse serving on {}\n", http.url());
+  if (!options.token.empty())
+    fmt::print("(a token is required: open {}?token=<token>)\n", http.url());
+  std::fflush(stdout);
+  spdlog::info("serving {} on {}{}", factory.value()->describe(), http.url(),
+               flags.sources.empty() ? " (dashboard only)" : "");
+
+  auto status = http.run();
+  done = true;
+  if (signal_thread.joinable()) signal_thread.join();
+  if (consumer) consumer->stop();
+  if (consumer_thread.joinable()) consumer_thread.join();
+  if (!status.ok()) fail(status.error());
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* command = app.add_subcommand(
+      "serve", "Serve the live dashboard and the JSON API (and ingest --source files)");
+  add_connection_flags(command, flags->connection);
+  command->add_option("--listen", flags->listen, "HOST:PORT to listen on (port 0: any free)")
+      ->capture_default_str();
+  command->add_option("--source", flags->sources,
+                      "JSON lines to ingest while serving: a file, or - for stdin (repeatable)");
+  command->add_flag("--follow", flags->follow, "Keep reading the sources as they grow");
+  command->add_option("--dlq", flags->dead_letter, "Write refused lines to this file");
+  command
+      ->add_option("--token", flags->token,
+                   "Require this bearer token (or $TABLEPULSE_TOKEN) on the page, the API "
+                   "and /metrics")
+      ->envname("TABLEPULSE_TOKEN");
+  command->add_flag("--migrate,!--no-migrate", flags->migrate,
+                    "Apply schema migrations at start (default: on)");
+  command->add_option("--threads", flags->threads, "HTTP worker threads (each live page holds one)")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 1024));
+  command->callback([flags] { serve(*flags); });
+}
+
+}  // namespace tp::cli

@@ -1,0 +1,179 @@
+#include "server/prometheus.h"
+
+#include <fmt/core.h>
+
+#include <cmath>
+#include <limits>
+
+namespace tp::server {
+namespace {
+
+// Upper bounds (ms) of the query latency buckets: from a cached lookup to a cold scan.
+const std::vector<double>& query_bounds() {
+  static const std::vector<double> kBounds = {1,   2.5, 5,    10,   25,   50,    100,
+                                              250, 500, 1000, 2500, 5000, 10000, 30000};
+  return kBounds;
+}
+
+// A number as Prometheus writes it: integers without a fraction, +Inf spelled out.
+std::string number(double value) {
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(value)) return "NaN";
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    return fmt::format("{}", static_cast<int64_t>(value));
+  }
+  return fmt::format("{}", value);
+}
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+void histogram(std::string& out, std::string_view name, std::string_view labels,
+               const LatencyHistogram::Snapshot& h) {
+  std::string sep = labels.empty() ? "" : ",";
+  for (const auto& [bound, count] : h.buckets) {
+    out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, number(bound), count);
+  }
+  std::string braces = labels.empty() ? "" : fmt::format("{{{}}}", labels);
+  out += fmt::format("{}_sum{} {}\n", name, braces, number(h.sum));
+  out += fmt::format("{}_count{} {}\n", name, braces, h.count);
+}
+
+}  // namespace
+
+LatencyHistogram::LatencyHistogram() : counts_(query_bounds().size() + 1, 0) {}
+
+void LatencyHistogram::observe(double ms) {
+  const auto& bounds = query_bounds();
+  size_t i = 0;
+  while (i < bounds.size() && ms > bounds[i]) ++i;
+  std::lock_guard lock(mutex_);
+  ++counts_[i];
+  sum_ += ms;
+  ++count_;
+}
+
+LatencyHistogram::Snapshot LatencyHistogram::snapshot() const {
+  const auto& bounds = query_bounds();
+  Snapshot out;
+  std::lock_guard lock(mutex_);
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += counts_[i];
+    out.buckets.emplace_back(bounds[i], cumulative);
+  }
+  out.buckets.emplace_back(std::numeric_limits<double>::infinity(), count_);
+  out.sum = sum_;
+  out.count = count_;
+  return out;
+}
+
+void QueryLatencies::observe(std::string_view endpoint, double ms) {
+  std::lock_guard lock(mutex_);
+  auto it = histograms_.find(endpoint);
+  if (it == histograms_.end()) {
+    it = histograms_.try_emplace(std::string(endpoint)).first;
+  }
+  it->second.observe(ms);  // LatencyHistogram has its own lock; map entries never move
+}
+
+std::map<std::string, LatencyHistogram::Snapshot> QueryLatencies::snapshot() const {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, LatencyHistogram::Snapshot> out;
+  for (const auto& [name, h] : histograms_) out.emplace(name, h.snapshot());
+  return out;
+}
+
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string render_prometheus(const ingest::IngestStats& stats, const QueryLatencies& latencies,
+                              size_t stream_clients) {
+  std::string out;
+  auto counter = [&](std::string_view name, std::string_view help, uint64_t value) {
+    header(out, name, "counter", help);
+    out += fmt::format("{} {}\n", name, value);
+  };
+  auto gauge = [&](std::string_view name, std::string_view help, double value) {
+    header(out, name, "gauge", help);
+    out += fmt::format("{} {}\n", name, number(value));
+  };
+
+  counter("tablepulse_events_read_total", "Non-blank lines read by the consumer.",
+          stats.lines.load());
+  counter("tablepulse_events_inserted_total", "Events stored.", stats.inserted.load());
+  counter("tablepulse_events_duplicates_total", "Redeliveries recognised and dropped.",
+          stats.duplicates.load());
+  counter("tablepulse_events_conflicting_duplicates_total",
+          "Redeliveries whose contents differ from the stored event.",
+          stats.conflicting_duplicates.load());
+  counter("tablepulse_events_late_total",
+          "Events more than 60 s older than an earlier event of the same restaurant.",
+          stats.late_events.load());
+  counter("tablepulse_batches_total", "Batches committed.", stats.batches.load());
+  counter("tablepulse_insert_failures_total", "Failed insert attempts (each retried).",
+          stats.insert_failures.load());
+
+  std::map<std::string, uint64_t> reasons;
+  LatencyHistogram::Snapshot inserts;
+  {
+    std::lock_guard lock(stats.mutex);
+    reasons = stats.rejected_by_reason;
+    for (const auto& [bound, count] : stats.insert_latency_buckets) {
+      if (!std::isinf(bound)) inserts.buckets.emplace_back(bound, count);
+    }
+    inserts.sum = stats.insert_latency_sum_ms;
+    inserts.count = stats.insert_latency_count;
+  }
+  inserts.buckets.emplace_back(std::numeric_limits<double>::infinity(), inserts.count);
+
+  header(out, "tablepulse_events_rejected_total", "counter", "Lines refused, by reason code.");
+  if (reasons.empty()) {
+    out += fmt::format("tablepulse_events_rejected_total {}\n", stats.rejected.load());
+  }
+  for (const auto& [reason, count] : reasons) {
+    out += fmt::format("tablepulse_events_rejected_total{{reason=\"{}\"}} {}\n",
+                       escape_label_value(reason), count);
+  }
+
+  header(out, "tablepulse_insert_latency_ms", "histogram",
+         "Time to insert one batch into ClickHouse, in milliseconds.");
+  histogram(out, "tablepulse_insert_latency_ms", "", inserts);
+
+  gauge("tablepulse_consumer_lag_ms",
+        "Delay between reading the oldest line of the last batch and committing it.",
+        static_cast<double>(stats.lag_ms.load()));
+  gauge("tablepulse_consumer_running", "1 while the consumer runs in this process.",
+        stats.running.load() ? 1 : 0);
+  int64_t last_commit = stats.last_commit_ms.load();
+  gauge("tablepulse_last_commit_timestamp_seconds",
+        "Wall-clock time of the last committed batch (0: none yet).",
+        static_cast<double>(last_commit) / 1000.0);
+
+  header(out, "tablepulse_query_latency_ms", "histogram",
+         "Time the server spent answering a metric query, by endpoint, in milliseconds.");
+  for (const auto& [endpoint, h] : latencies.snapshot()) {
+    histogram(out, "tablepulse_query_latency_ms",
+              fmt::format("endpoint=\"{}\"", escape_label_value(endpoint)), h);
+  }
+
+  gauge("tablepulse_stream_clients", "Live pages connected to /api/v1/stream.",
+        static_cast<double>(stream_clients));
+  return out;
+}
+
+}  // namespace tp::server

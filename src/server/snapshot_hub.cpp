@@ -1,0 +1,246 @@
+#include "server/snapshot_hub.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <vector>
+
+#include "common/time.h"
+#include "server/request.h"
+
+namespace tp::server {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+json error_json(const Error& error) {
+  return {{"code", std::string(error_code_name(error.code))}, {"message", error.message}};
+}
+
+}  // namespace
+
+double RateMeter::sample(int64_t at_ms, uint64_t count) {
+  samples_.emplace_back(at_ms, count);
+  while (samples_.size() > 2 && samples_.front().first < at_ms - span_ms_) samples_.pop_front();
+  const auto& [first_ms, first_count] = samples_.front();
+  if (at_ms <= first_ms || count < first_count) return 0;
+  return static_cast<double>(count - first_count) * 1000.0 / static_cast<double>(at_ms - first_ms);
+}
+
+SnapshotHub::SnapshotHub(clickhouse::ClientFactory& factory, MetricsBackend backend,
+                         std::shared_ptr<ingest::IngestStats> stats, QueryLatencies& latencies,
+                         SnapshotTiming timing)
+    : factory_(factory),
+      backend_(std::move(backend)),
+      stats_(stats ? std::move(stats) : std::make_shared<ingest::IngestStats>()),
+      latencies_(latencies),
+      timing_(timing) {}
+
+SnapshotHub::~SnapshotHub() { stop(); }
+
+void SnapshotHub::start() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void SnapshotHub::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<SnapshotHub::Subscription> SnapshotHub::subscribe(
+    const std::string& restaurant_id) {
+  auto subscription = std::make_shared<Subscription>();
+  subscription->restaurant_id = restaurant_id;
+  {
+    std::lock_guard lock(mutex_);
+    Channel& channel = channels_[restaurant_id];
+    ++channel.subscribers;
+    ++subscribers_;
+  }
+  changed_.notify_all();  // a new filter gets its first snapshot without waiting a tick
+  return subscription;
+}
+
+void SnapshotHub::unsubscribe(const std::shared_ptr<Subscription>& subscription) {
+  std::lock_guard lock(mutex_);
+  auto it = channels_.find(subscription->restaurant_id);
+  if (it == channels_.end() || it->second.subscribers == 0) return;
+  --subscribers_;
+  if (--it->second.subscribers == 0) channels_.erase(it);
+}
+
+size_t SnapshotHub::subscriber_count() const {
+  std::lock_guard lock(mutex_);
+  return subscribers_;
+}
+
+std::shared_ptr<const std::string> SnapshotHub::next(Subscription& subscription,
+                                                     std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  std::shared_ptr<const std::string> event;
+  changed_.wait_for(lock, timeout, [&] {
+    if (stopping_) return true;
+    auto it = channels_.find(subscription.restaurant_id);
+    if (it == channels_.end() || it->second.version <= subscription.seen_version) return false;
+    subscription.seen_version = it->second.version;
+    event = it->second.event;
+    return true;
+  });
+  return event;
+}
+
+void SnapshotHub::set_ingest_error(std::string message) {
+  std::lock_guard lock(rate_mutex_);
+  ingest_error_ = std::move(message);
+}
+
+json SnapshotHub::ingest_json() {
+  const auto& s = *stats_;
+  json reasons = json::object();
+  {
+    std::lock_guard lock(s.mutex);
+    for (const auto& [reason, count] : s.rejected_by_reason) reasons[reason] = count;
+  }
+  double rate = 0;
+  std::string error;
+  {
+    std::lock_guard lock(rate_mutex_);
+    rate = rate_.sample(steady_ms(), s.lines.load());
+    error = ingest_error_;
+  }
+  int64_t last_commit = s.last_commit_ms.load();
+  return {
+      {"running", s.running.load()},
+      {"lines", s.lines.load()},
+      {"inserted", s.inserted.load()},
+      {"duplicates", s.duplicates.load()},
+      {"rejected", s.rejected.load()},
+      {"rejected_by_reason", reasons},
+      {"late_events", s.late_events.load()},
+      {"batches", s.batches.load()},
+      {"events_per_sec", std::round(rate * 10) / 10},
+      {"lag_ms", s.lag_ms.load()},
+      {"last_commit_at", last_commit > 0 ? json(format_iso_ms(last_commit)) : json(nullptr)},
+      {"error", error.empty() ? json(nullptr) : json(error)},
+  };
+}
+
+json SnapshotHub::compute(clickhouse::Client& client, const std::string& restaurant_id) {
+  int64_t as_of = now_ms();
+  json panels = json::object();
+  json error = nullptr;
+  auto started = std::chrono::steady_clock::now();
+  for (const auto& endpoint : metric_endpoints()) {
+    query::MetricRequest request;
+    request.metric = endpoint.metric;
+    request.as_of_ms = as_of;
+    if (!restaurant_id.empty()) request.restaurant_id = restaurant_id;
+    auto result = backend_.run_metric(client, request);
+    if (!result.ok()) {
+      error = error_json(result.error());
+      break;
+    }
+    panels[std::string(endpoint.name)] = std::move(result.value());
+  }
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  latencies_.observe("stream", ms);
+  json snapshot = {
+      {"as_of", format_iso_ms(as_of)},
+      {"generated_at", format_iso_ms(now_ms())},
+      {"restaurant_id", restaurant_id.empty() ? json(nullptr) : json(restaurant_id)},
+      {"panels", std::move(panels)},
+      {"ingest", ingest_json()},
+  };
+  if (!error.is_null()) snapshot["error"] = std::move(error);
+  return snapshot;
+}
+
+void SnapshotHub::run() {
+  std::unique_ptr<clickhouse::Client> client;  // this thread's own session
+  int64_t last_connect_attempt = 0;
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    // Which filters are due: new ones, heartbeats, and those behind the batch counter.
+    int64_t now = steady_ms();
+    uint64_t batches = stats_->batches.load();
+    std::vector<std::string> due;
+    int64_t wait_ms = timing_.poll_ms;
+    for (auto& [filter, channel] : channels_) {
+      int64_t since = now - channel.last_ms;
+      bool heartbeat = channel.version == 0 || since >= timing_.heartbeat_ms;
+      bool news = batches != channel.last_batches && since >= timing_.min_interval_ms;
+      if (heartbeat || news) due.push_back(filter);
+    }
+    if (due.empty()) {
+      changed_.wait_for(lock, std::chrono::milliseconds(wait_ms));
+      continue;
+    }
+    lock.unlock();
+
+    std::vector<std::pair<std::string, std::shared_ptr<const std::string>>> results;
+    if (!client && steady_ms() - last_connect_attempt >= 1000) {
+      last_connect_attempt = steady_ms();
+      auto connected = factory_.connect();
+      if (connected.ok()) {
+        client = std::move(connected.value());
+      } else {
+        spdlog::warn("live snapshots: cannot connect to ClickHouse: {}",
+                     connected.error().to_string());
+      }
+    }
+    for (const auto& filter : due) {
+      json snapshot;
+      if (client) {
+        try {
+          snapshot = compute(*client, filter);
+        } catch (const std::exception& e) {
+          // A bug in a metric must not end the live page for everyone: report it in-band.
+          spdlog::error("live snapshot failed: {}", e.what());
+          snapshot = {{"as_of", format_iso_ms(now_ms())},
+                      {"generated_at", format_iso_ms(now_ms())},
+                      {"panels", json::object()},
+                      {"ingest", ingest_json()},
+                      {"error", {{"code", "internal"}, {"message", e.what()}}}};
+        }
+      } else {
+        snapshot = {{"as_of", format_iso_ms(now_ms())},
+                    {"generated_at", format_iso_ms(now_ms())},
+                    {"panels", json::object()},
+                    {"ingest", ingest_json()},
+                    {"error", {{"code", "unavailable"}, {"message", "ClickHouse is unreachable"}}}};
+      }
+      auto text = std::make_shared<const std::string>(
+          "event: snapshot\ndata: " +
+          snapshot.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n");
+      results.emplace_back(filter, std::move(text));
+    }
+
+    lock.lock();
+    int64_t done = steady_ms();
+    for (auto& [filter, text] : results) {
+      auto it = channels_.find(filter);
+      if (it == channels_.end()) continue;  // its last page left meanwhile
+      it->second.event = std::move(text);
+      ++it->second.version;
+      it->second.last_ms = done;
+      it->second.last_batches = batches;
+    }
+    changed_.notify_all();
+  }
+}
+
+}  // namespace tp::server

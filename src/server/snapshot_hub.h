@@ -1,0 +1,125 @@
+#pragma once
+// The live page's data: one thread computes a snapshot of all six panels per tick (after each
+// committed batch, at most every 250 ms, and at least every 2 s) and hands the same text to
+// every connected page, so N pages cost one set of queries, not N.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "clickhouse/client.h"
+#include "common/result.h"
+#include "ingest/stats.h"
+#include "query/metrics.h"
+#include "server/prometheus.h"
+
+namespace tp::server {
+
+// How metrics are computed: query::run_metric and query::list_restaurants in the binary,
+// fakes in tests (and while the metrics library is not linked).
+struct MetricsBackend {
+  std::function<Result<nlohmann::ordered_json>(clickhouse::Client&, const query::MetricRequest&)>
+      run_metric;
+  std::function<Result<nlohmann::ordered_json>(clickhouse::Client&, int64_t as_of_ms)>
+      list_restaurants;
+};
+
+// Tick timing of the snapshot thread.
+struct SnapshotTiming {
+  int64_t heartbeat_ms = 2000;    // a snapshot at least this often, even with nothing new
+  int64_t min_interval_ms = 250;  // at most one snapshot per filter this often
+  int64_t poll_ms = 50;           // how often the thread looks at the batch counter
+};
+
+// Events per second over the last few seconds, from samples of a growing counter.
+class RateMeter {
+ public:
+  explicit RateMeter(int64_t span_ms = 5000) : span_ms_(span_ms) {}
+  // Records `count` at `at_ms` (steady clock) and returns the rate over the span.
+  double sample(int64_t at_ms, uint64_t count);
+
+ private:
+  int64_t span_ms_;
+  std::deque<std::pair<int64_t, uint64_t>> samples_;
+};
+
+// Produces snapshots for the restaurant filters that have subscribers.
+class SnapshotHub {
+ public:
+  // A subscriber's position in its channel; obtained from subscribe().
+  struct Subscription {
+    std::string restaurant_id;  // "" = all restaurants
+    uint64_t seen_version = 0;
+  };
+
+  SnapshotHub(clickhouse::ClientFactory& factory, MetricsBackend backend,
+              std::shared_ptr<ingest::IngestStats> stats, QueryLatencies& latencies,
+              SnapshotTiming timing = {});
+  ~SnapshotHub();
+  SnapshotHub(const SnapshotHub&) = delete;
+  SnapshotHub& operator=(const SnapshotHub&) = delete;
+
+  // Starts the snapshot thread; stop() ends it and wakes every waiting subscriber.
+  void start();
+  void stop();
+
+  // Registers a page for the snapshots of `restaurant_id` ("" = all).
+  std::shared_ptr<Subscription> subscribe(const std::string& restaurant_id);
+  // Forgets a subscription (the page went away).
+  void unsubscribe(const std::shared_ptr<Subscription>& subscription);
+
+  // Waits up to `timeout` for a snapshot newer than the subscriber's last one; returns the
+  // SSE event text ("event: snapshot\ndata: {...}\n\n") or nullptr on timeout or stop.
+  std::shared_ptr<const std::string> next(Subscription& subscription,
+                                          std::chrono::milliseconds timeout);
+
+  // Connected subscribers, for /metrics and the connection limit.
+  size_t subscriber_count() const;
+
+  // Computes one snapshot now on `client` (the snapshot thread's body; public for tests).
+  nlohmann::ordered_json compute(clickhouse::Client& client, const std::string& restaurant_id);
+
+  // The consumer's live counters as the snapshot's "ingest" object.
+  nlohmann::ordered_json ingest_json();
+
+  // Marks the consumer as failed, shown in every later snapshot's ingest.error.
+  void set_ingest_error(std::string message);
+
+ private:
+  struct Channel {
+    size_t subscribers = 0;
+    uint64_t version = 0;
+    std::shared_ptr<const std::string> event;
+    int64_t last_ms = 0;        // steady clock of the last snapshot
+    uint64_t last_batches = 0;  // stats->batches seen by the last snapshot
+  };
+
+  void run();
+
+  clickhouse::ClientFactory& factory_;
+  MetricsBackend backend_;
+  std::shared_ptr<ingest::IngestStats> stats_;
+  QueryLatencies& latencies_;
+  SnapshotTiming timing_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;  // a new snapshot, a new subscriber, or stop
+  std::map<std::string, Channel> channels_;
+  size_t subscribers_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  std::mutex rate_mutex_;
+  RateMeter rate_;
+  std::string ingest_error_;
+};
+
+}  // namespace tp::server
