@@ -62,6 +62,15 @@ bool is_loopback(const std::string& host) {
 }
 
 void serve(const ServeFlags& flags) {
+  // SIGINT/SIGTERM are taken by one thread (below) with sigtimedwait. The mask is set before
+  // anything starts a thread (the embedded engine starts its own pools), so every thread
+  // inherits it and none is killed or interrupted mid-query.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   auto listen = parse_listen(flags.listen);
   if (!listen.ok()) fail(listen.error());
   auto factory = open_connection(flags.connection);
@@ -74,14 +83,6 @@ void serve(const ServeFlags& flags) {
     if (!report.ok()) fail(report.error());
     for (const auto& name : report->applied) spdlog::info("applied migration {}", name);
   }
-
-  // SIGINT/SIGTERM are taken by one thread (below) with sigtimedwait; every thread started
-  // from here on inherits the mask, so no worker is interrupted mid-query.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto stats = std::make_shared<ingest::IngestStats>();
   server::MetricsBackend backend{

@@ -17,6 +17,7 @@ const state = {
   source: null,            // the EventSource of live mode
   lastSnapshotAt: 0,       // Date.now() of the last snapshot received
   streamError: false,      // the EventSource reported an error since its last snapshot
+  dbError: null,           // the last snapshot's error ({code, message}), if it had one
   token: null,             // bearer token, when the server asks for one
   rateHistory: [],         // [{t, v}] events/s for the sparkline
   charts: {},
@@ -324,9 +325,12 @@ function renderDataQuality(panel, ingest) {
   }
   set('ingest-rate', fmt.rate(ingest.events_per_sec));
   set('ingest-lag', fmt.duration(ingest.lag_ms), ingest.lag_ms > 5000 ? 'warn' : null);
-  $('#ingest-state').textContent = ingest.running
-    ? `consumer running · last commit ${fmt.clock(ingest.last_commit_at)}`
-    : 'consumer not running · totals since the database was created';
+  let ingestState = 'no consumer in this process · totals since the database was created';
+  if (ingest.running) ingestState = `consumer running · last commit ${fmt.clock(ingest.last_commit_at)}`;
+  else if (ingest.error) ingestState = `consumer stopped: ${ingest.error}`;
+  else if (ingest.lines > 0) ingestState = 'consumer finished · totals since the database was created';
+  $('#ingest-state').textContent = ingestState;
+  $('#ingest-state').classList.toggle('bad', Boolean(ingest.error));
   updateRateChart(ingest.events_per_sec);
 }
 
@@ -395,7 +399,7 @@ function hideWarning() {
 
 // Runs every second in live mode: warns when snapshots stop arriving.
 function checkFreshness() {
-  if (state.mode !== 'live') return;
+  if (state.mode !== 'live' || state.dbError) return;
   const age = Date.now() - state.lastSnapshotAt;
   if (state.lastSnapshotAt === 0) {
     if (state.streamError) {
@@ -438,6 +442,15 @@ function openStream() {
     } catch {
       return;
     }
+    if (snapshot.error) {
+      // The server is up but its database is not: keep the last numbers, say why.
+      state.dbError = snapshot.error;
+      showWarning(`The database is not answering (${snapshot.error.code}): ` +
+                  `${snapshot.error.message}. The numbers below are the last ones received.`);
+      setStatus('error', 'Database error');
+      return;
+    }
+    state.dbError = null;
     state.lastSnapshotAt = Date.now();
     state.streamError = false;
     hideWarning();
@@ -490,6 +503,7 @@ function setMode(mode) {
   $('#past-form').hidden = mode !== 'past';
   if (mode === 'live') {
     state.pastRequest++;
+    state.dbError = null;
     state.lastSnapshotAt = 0;
     state.rateHistory = [];
     hideWarning();
