@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   tp::cli::add_ingest_command(app);
   tp::cli::add_query_command(app);
   tp::cli::add_serve_command(app);
+  tp::cli::add_sql_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,5 +11,6 @@ void add_generate_command(CLI::App& app);  // the mock event stream
 void add_ingest_command(CLI::App& app);    // the consumer
 void add_query_command(CLI::App& app);     // dashboard metrics on the command line
 void add_serve_command(CLI::App& app);     // consumer + API + live page in one process
+void add_sql_command(CLI::App& app);       // run SQL (operators, benchmarks)
 
 }  // namespace tp::cli

@@ -313,7 +313,10 @@ class EmbeddedClient final : public Client {
     }
     ArrowArrayStream stream{};
     int64_t affected = -1;
-    if (driver.StatementExecuteQuery(&statement, &stream, &affected, &error) != ADBC_STATUS_OK) {
+    // No result wanted: the driver's update path (no Arrow stream) is the one that runs
+    // INSERT ... FORMAT with inline data and DDL as written.
+    if (driver.StatementExecuteQuery(&statement, rows != nullptr ? &stream : nullptr, &affected,
+                                     &error) != ADBC_STATUS_OK) {
       return fail("ClickHouse");
     }
     Status status;

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <condition_variable>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -72,6 +74,15 @@ struct BatchResult {
   uint64_t subtotal_mismatch = 0;
   uint64_t total_mismatch = 0;
 };
+
+// Failures worth retrying: the server is away, slow or momentarily overloaded.
+bool is_transient(const Error& error) {
+  return error.code == ErrorCode::kUnavailable || error.code == ErrorCode::kTimeout ||
+         (error.code == ErrorCode::kClickHouse &&
+          (error.clickhouse_code == 252 /* TOO_MANY_PARTS */ ||
+           error.clickhouse_code == 202 /* TOO_MANY_SIMULTANEOUS_QUERIES */ ||
+           error.clickhouse_code == 241 /* MEMORY_LIMIT_EXCEEDED */));
+}
 
 std::string join_ids(const std::vector<const PendingEvent*>& events, size_t from, size_t to) {
   std::string out = "[";
@@ -169,15 +180,34 @@ class Consumer::Impl {
   void record_latency(double ms);
   void print_progress(bool final_line);
 
+  // The committer thread: inserts batch N while the reader decodes batch N+1. One batch
+  // waits at most (the reader blocks otherwise): memory stays bounded and the reader never
+  // runs ahead of what the database accepts.
+  void start_committer(const std::string& source_id);
+  Status submit(Batch&& batch);
+  Status finish_committer();
+
+  std::thread committer_;
+  std::mutex committer_mutex_;
+  std::condition_variable committer_cv_;
+  std::optional<Batch> queued_;
+  bool committing_ = false;
+  bool committer_done_ = false;
+  Status committer_status_;
+  std::string committer_source_;
+
   clickhouse::ClientFactory& factory_;
   IngestOptions options_;
   std::shared_ptr<IngestStats> stats_;
-  std::unique_ptr<clickhouse::Client> client_;
+  std::unique_ptr<clickhouse::Client> reader_client_;  // the reading thread's connection
+  std::unique_ptr<clickhouse::Client> client_;         // the committer thread's connection
+  std::thread::id committer_thread_id_;
   decode::Decoder decoder_;
   RecentIds recent_;
   std::unordered_map<std::string, int64_t> max_ts_by_restaurant_;  // for late detection
   std::string run_id_ = fmt::format("{:016x}", std::random_device{}() * 0x100000000ULL ^
                                                    static_cast<uint64_t>(now_ms()));
+  bool use_insert_tokens_ = !factory_.embedded();
   uint64_t committed_end_ = 0;  // the current source's checkpoint: rows of ours beyond it are
                                 // replays of a crashed run, rows before it are re-reads
   std::atomic<bool> stop_{false};
@@ -191,9 +221,9 @@ class Consumer::Impl {
 Status Consumer::Impl::prepare() {
   auto client = factory_.connect();
   if (!client.ok()) return client.error();
-  client_ = std::move(client.value());
+  reader_client_ = std::move(client.value());
   // Late detection continues from what earlier runs stored.
-  auto rows = client_->query_json_rows(
+  auto rows = reader_client_->query_json_rows(
       "SELECT restaurant_id, toUnixTimestamp64Milli(max(ts)) AS max_ms FROM events "
       "GROUP BY restaurant_id");
   if (!rows.ok()) return rows.error();
@@ -237,7 +267,7 @@ Status Consumer::Impl::consume_source(const std::string& path) {
     // The checkpoint is the last committed batch of this source (written after its insert).
     auto probe = source::LineReader::open(path, 0, 0, 1);
     if (!probe.ok()) return probe.error();
-    auto rows = client_->query_json_rows(
+    auto rows = reader_client_->query_json_rows(
         "SELECT end_offset, end_line FROM ingest_batches FINAL WHERE source_id = {source:String} "
         "ORDER BY end_offset DESC LIMIT 1",
         {{"source", probe.value()->source_id()}});
@@ -265,12 +295,18 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   batch.start_offset = batch.end_offset = offset;
   batch.end_line = lines_before;
   Status failure;
+  start_committer(source_id);
+  auto hand_over = [&]() {
+    Batch next;
+    next.start_offset = next.end_offset = batch.end_offset;
+    next.end_line = batch.end_line;
+    failure = submit(std::move(batch));
+    batch = std::move(next);
+  };
   auto flush_if_due = [&]() {
     if (batch.empty() || !failure.ok()) return;
     auto age = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - batch.first_line_at);
-    if (age.count() >= options_.batch_max_age_ms) {
-      failure = commit(batch, source_id);
-    }
+    if (age.count() >= options_.batch_max_age_ms) hand_over();
     if (progress_) print_progress(false);
   };
   while (!stop_.load() && failure.ok()) {
@@ -287,14 +323,73 @@ Status Consumer::Impl::consume_source(const std::string& path) {
     batch.end_line = line.number;
     if (batch.events.size() >= options_.batch_max_rows ||
         batch.rejects.size() >= options_.batch_max_rows) {
-      failure = commit(batch, source_id);
-    } else {
-      flush_if_due();
+      hand_over();
+    } else if (options_.follow || !reader.seekable()) {
+      flush_if_due();  // a stream: bound the delay; a file read to its end fills whole batches
     }
   }
+  if (failure.ok() && !batch.empty()) failure = submit(std::move(batch));
+  Status finished = finish_committer();
   if (!failure.ok()) return failure;
-  if (!batch.empty()) TP_RETURN_IF_ERROR(commit(batch, source_id));
+  return finished;
+}
+
+void Consumer::Impl::start_committer(const std::string& source_id) {
+  committer_source_ = source_id;
+  committer_done_ = false;
+  committer_status_ = Status();
+  committer_ = std::thread([this] {
+    // chDB binds a connection to the thread that opened it: the committer opens its own.
+    if (client_ == nullptr || committer_thread_id_ != std::this_thread::get_id()) {
+      auto client = factory_.connect();
+      std::lock_guard guard(committer_mutex_);
+      if (!client.ok()) {
+        committer_status_ = client.error();
+        committer_cv_.notify_all();
+        return;
+      }
+      client_ = std::move(client.value());
+      committer_thread_id_ = std::this_thread::get_id();
+    }
+    std::unique_lock lock(committer_mutex_);
+    while (true) {
+      committer_cv_.wait(lock, [this] { return queued_.has_value() || committer_done_; });
+      if (!queued_) return;
+      Batch batch = std::move(*queued_);
+      queued_.reset();
+      committing_ = true;
+      lock.unlock();
+      Status status = commit(batch, committer_source_);
+      lock.lock();
+      committing_ = false;
+      if (!status.ok()) {
+        committer_status_ = status;
+        committer_cv_.notify_all();
+        return;
+      }
+      committer_cv_.notify_all();
+    }
+  });
+}
+
+Status Consumer::Impl::submit(Batch&& batch) {
+  std::unique_lock lock(committer_mutex_);
+  committer_cv_.wait(lock, [this] { return !queued_ || !committer_status_.ok(); });
+  if (!committer_status_.ok()) return committer_status_;
+  queued_ = std::move(batch);
+  committer_cv_.notify_all();
   return {};
+}
+
+Status Consumer::Impl::finish_committer() {
+  {
+    std::lock_guard lock(committer_mutex_);
+    committer_done_ = true;
+  }
+  committer_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+  queued_.reset();
+  return committer_status_;
 }
 
 void Consumer::Impl::add_line(const source::Line& line, Batch& batch) {
@@ -389,12 +484,7 @@ Status Consumer::Impl::insert_with_retry(std::string_view table, const std::stri
     }
     stats_->insert_failures.fetch_add(1, std::memory_order_relaxed);
     const Error& error = status.error();
-    bool transient = error.code == ErrorCode::kUnavailable || error.code == ErrorCode::kTimeout ||
-                     (error.code == ErrorCode::kClickHouse &&
-                      (error.clickhouse_code == 252 /* TOO_MANY_PARTS */ ||
-                       error.clickhouse_code == 202 /* TOO_MANY_SIMULTANEOUS_QUERIES */ ||
-                       error.clickhouse_code == 241 /* MEMORY_LIMIT_EXCEEDED */));
-    if (!transient || attempt >= options_.insert_retries || stop_.load()) return status;
+    if (!is_transient(error) || attempt >= options_.insert_retries || stop_.load()) return status;
     spdlog::warn("insert into {} failed ({}), retry {}/{} in {} ms", table, error.to_string(),
                  attempt + 1, options_.insert_retries, backoff);
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
@@ -433,33 +523,70 @@ Status Consumer::Impl::write_dead_letters(const Batch& batch, const std::string&
 
 Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
   BatchResult result;
-  result.duplicates = batch.duplicates;
-  result.conflicting = batch.conflicting;
-  std::vector<const PendingEvent*> to_insert;
-  if (!batch.events.empty()) TP_RETURN_IF_ERROR(lookup_existing(batch, source_id, to_insert, result));
-
+  std::unordered_map<std::string, int64_t> max_ts_updates;  // applied once the batch lands
   int64_t min_ts = INT64_MAX, max_ts = 0;
-  std::string rows;
-  rows.reserve(to_insert.size() * 400);
-  for (const PendingEvent* pending : to_insert) {
-    const Event& event = pending->decoded.event;
-    auto [it, fresh] = max_ts_by_restaurant_.emplace(event.restaurant_id, event.ts_ms);
-    if (!fresh) {
-      if (it->second - event.ts_ms > kLateThresholdMs) ++result.late;
-      it->second = std::max(it->second, event.ts_ms);
+  auto phase_start = Clock::now();
+  auto lookup_done = phase_start;
+  const std::string token = fmt::format("{}:{}:{}", source_id, batch.start_offset, batch.end_offset);
+  int64_t backoff = options_.retry_backoff_ms;
+  for (int attempt = 0;; ++attempt) {
+    // Every attempt looks up the batch's ids again, so rows an earlier, failed attempt did
+    // store (an insert spanning partitions can land in part) are found, not inserted twice.
+    result = BatchResult{};
+    result.duplicates = batch.duplicates;
+    result.conflicting = batch.conflicting;
+    max_ts_updates.clear();
+    std::vector<const PendingEvent*> to_insert;
+    Status status;
+    if (!batch.events.empty()) status = lookup_existing(batch, source_id, to_insert, result);
+    lookup_done = Clock::now();
+    if (status.ok()) {
+      std::string rows;
+      rows.reserve(to_insert.size() * 400);
+      for (const PendingEvent* pending : to_insert) {
+        const Event& event = pending->decoded.event;
+        auto known = max_ts_updates.find(event.restaurant_id);
+        if (known == max_ts_updates.end()) {
+          auto stored = max_ts_by_restaurant_.find(event.restaurant_id);
+          known = max_ts_updates
+                      .emplace(event.restaurant_id,
+                               stored == max_ts_by_restaurant_.end() ? event.ts_ms : stored->second)
+                      .first;
+        }
+        if (known->second - event.ts_ms > kLateThresholdMs) ++result.late;
+        known->second = std::max(known->second, event.ts_ms);
+        result.subtotal_mismatch += pending->decoded.subtotal_mismatch;
+        result.total_mismatch += pending->decoded.total_mismatch;
+        min_ts = std::min(min_ts, event.ts_ms);
+        max_ts = std::max(max_ts, event.ts_ms);
+        append_event_row(rows, event, pending->decoded.content_hash, {source_id, pending->offset});
+      }
+      result.inserted += to_insert.size();
+      if (!rows.empty()) {
+        // Over HTTP an insert can time out and still land later: the token makes the server
+        // drop such a repeat. In-process the outcome is never in doubt, and the lookup above
+        // already covers a partial landing, so the embedded engine skips the token's cost.
+        auto started = Clock::now();
+        status = client_->insert(fmt::format("events {}", event_row_columns()), "JSONEachRow",
+                                 rows, {use_insert_tokens_ ? "events:" + token : std::string()});
+        if (status.ok()) {
+          record_latency(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+        }
+      }
     }
-    result.subtotal_mismatch += pending->decoded.subtotal_mismatch;
-    result.total_mismatch += pending->decoded.total_mismatch;
-    min_ts = std::min(min_ts, event.ts_ms);
-    max_ts = std::max(max_ts, event.ts_ms);
-    append_event_row(rows, event, pending->decoded.content_hash, {source_id, pending->offset});
+    if (status.ok()) break;
+    stats_->insert_failures.fetch_add(1, std::memory_order_relaxed);
+    if (!is_transient(status.error()) || attempt >= options_.insert_retries || stop_.load()) {
+      return status;
+    }
+    spdlog::warn("batch at {} byte {} failed ({}), retry {}/{} in {} ms", source_id,
+                 batch.start_offset, status.error().to_string(), attempt + 1,
+                 options_.insert_retries, backoff);
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+    backoff = std::min<int64_t>(backoff * 2, 10'000);
   }
-  result.inserted += to_insert.size();
-  std::string token = fmt::format("{}:{}:{}", source_id, batch.start_offset, batch.end_offset);
-  if (!rows.empty()) {
-    TP_RETURN_IF_ERROR(insert_with_retry(
-        fmt::format("events {}", event_row_columns()), rows, "events:" + token));
-  }
+  for (const auto& [restaurant, ts] : max_ts_updates) max_ts_by_restaurant_[restaurant] = ts;
+  auto insert_done = Clock::now();
   TP_RETURN_IF_ERROR(write_dead_letters(batch, source_id));
 
   // The batch row is the checkpoint: written last, so a crash before it replays the batch.
@@ -484,6 +611,10 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
                         {"max_event_ts", format_clickhouse_ms(max_ts)}};
   TP_RETURN_IF_ERROR(insert_with_retry("ingest_batches", row.dump() + "\n", "batch:" + token));
 
+  auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
+  spdlog::debug("batch of {} lines: lookup {:.0f} ms, encode+insert {:.0f} ms, checkpoint {:.0f} ms",
+                batch.lines, ms(phase_start, lookup_done), ms(lookup_done, insert_done),
+                ms(insert_done, Clock::now()));
   summary_.lines += batch.lines;
   summary_.blank += batch.blank;
   summary_.inserted += result.inserted;
@@ -510,10 +641,6 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
   stats_->last_commit_ms.store(now, std::memory_order_relaxed);
   stats_->batches.fetch_add(1, std::memory_order_release);
 
-  Batch next;
-  next.start_offset = next.end_offset = batch.end_offset;
-  next.end_line = batch.end_line;
-  batch = std::move(next);
   return {};
 }
 
