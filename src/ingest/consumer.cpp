@@ -462,7 +462,10 @@ Status Consumer::Impl::lookup_existing(Batch& batch, const std::string& source_i
     const auto& row = it->second;
     if (row["source_id"] == source_id && row["source_offset"] == pending->offset &&
         pending->offset >= committed_end_) {
-      ++result.inserted;  // stored by a run of ours that crashed before its checkpoint
+      // Stored by a run of ours that was killed before its checkpoint, possibly before the
+      // materialized views stored their rows: insert it again. The copy has the same sorting
+      // key in every table, so ReplacingMergeTree and FINAL collapse it; counted once.
+      to_insert.push_back(pending);
       continue;
     }
     ++result.duplicates;
