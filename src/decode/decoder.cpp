@@ -273,8 +273,10 @@ std::variant<Decoded, Rejection> Decoder::decode(std::string_view line) {
     return Rejection{Reason::kLineTooLong,
                      fmt::format("{} bytes, at most {}", line.size(), max_line_bytes_)};
   }
-  if (buffer_.size() < line.size()) buffer_ = simdjson::padded_string(line.size() * 2 + 64);
-  std::memcpy(buffer_.data(), line.data(), line.size());
+  if (buffer_.size() < line.size() || buffer_.data() == nullptr) {
+    buffer_ = simdjson::padded_string(line.size() * 2 + 64);
+  }
+  if (!line.empty()) std::memcpy(buffer_.data(), line.data(), line.size());
   element root;
   auto error = parser_.parse(buffer_.data(), line.size(), false).get(root);
   if (error == simdjson::UTF8_ERROR) return Rejection{Reason::kInvalidUtf8, "invalid UTF-8"};
