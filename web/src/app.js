@@ -174,7 +174,9 @@ function updateRevenueChart(rows) {
         indexAxis: 'y',
         responsive: true,
         maintainAspectRatio: false,
-        animation: { duration: 300 },
+        // No animation: a wall screen in a background tab gets few animation frames, and a
+        // bar caught mid-animation would show the wrong length.
+        animation: false,
         layout: { padding: { right: rem * 10 } },
         plugins: {
           legend: { display: false },
@@ -344,7 +346,7 @@ function updateRateChart(eventsPerSec) {
     chart = new window.Chart($('#rate-chart'), {
       type: 'line',
       data: { labels: [], datasets: [{
-        data: [], borderColor: accent, borderWidth: 2, pointRadius: 0, tension: 0.3,
+        data: [], borderColor: accent, borderWidth: 2, pointRadius: 0, tension: 0.3, clip: false,
         fill: true, backgroundColor: `${accent}22`,
       }] },
       options: {
@@ -352,7 +354,8 @@ function updateRateChart(eventsPerSec) {
         maintainAspectRatio: false,
         animation: false,
         plugins: { legend: { display: false }, tooltip: { enabled: false } },
-        scales: { x: { display: false }, y: { display: false, beginAtZero: true } },
+        layout: { padding: { top: 4, bottom: 2 } },
+        scales: { x: { display: false }, y: { display: false, min: 0, suggestedMax: 5 } },
       },
     });
     state.charts.rate = chart;
