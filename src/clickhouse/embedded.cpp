@@ -11,7 +11,6 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
-#include <regex>
 
 #include <spdlog/spdlog.h>
 
@@ -22,9 +21,9 @@ namespace {
 Error engine_error(const AdbcError& adbc, std::string_view what) {
   std::string message = adbc.message != nullptr ? adbc.message : "unknown engine error";
   Error error{ErrorCode::kClickHouse, fmt::format("{}: {}", what, message), 0};
-  static const std::regex kCode(R"(Code: (\d+))");
-  std::smatch match;
-  if (std::regex_search(message, match, kCode)) error.clickhouse_code = std::stoi(match[1]);
+  if (size_t at = message.find("Code: "); at != std::string::npos) {
+    error.clickhouse_code = std::atoi(message.c_str() + at + 6);
+  }
   return error;
 }
 

@@ -101,21 +101,29 @@ int64_t default_window_ms(Metric metric) {
   }
 }
 
-Result<nlohmann::ordered_json> run_metric(clickhouse::Client& client, const MetricRequest& request) {
+Result<MetricQuery> build_metric_query(const MetricRequest& request) {
   int64_t window = request.window_ms.value_or(default_window_ms(request.metric));
   int limit = request.limit.value_or(kDefaultLimit);
   if (window <= 0) return make_error(ErrorCode::kInvalidArgument, "window must be positive");
   if (limit < 1) return make_error(ErrorCode::kInvalidArgument, "limit must be at least 1");
   auto sql = load_sql(sql_file(request.metric));
   if (!sql.ok()) return sql.error();
-  clickhouse::QueryParams params;
+  MetricQuery query{std::move(sql.value()), {}};
   if (request.metric != Metric::kDataQuality) {
-    params = {{"as_of", format_clickhouse_ms(request.as_of_ms)},
-              {"window_start", format_clickhouse_ms(request.as_of_ms - window)},
-              {"restaurant_id", request.restaurant_id.value_or("")}};
-    if (request.metric == Metric::kTopItems) params.emplace_back("limit", std::to_string(limit));
+    query.params = {{"as_of", format_clickhouse_ms(request.as_of_ms)},
+                    {"window_start", format_clickhouse_ms(request.as_of_ms - window)},
+                    {"restaurant_id", request.restaurant_id.value_or("")}};
+    if (request.metric == Metric::kTopItems) {
+      query.params.emplace_back("limit", std::to_string(limit));
+    }
   }
-  return run_rows(client, sql.value(), params);
+  return query;
+}
+
+Result<nlohmann::ordered_json> run_metric(clickhouse::Client& client, const MetricRequest& request) {
+  auto query = build_metric_query(request);
+  if (!query.ok()) return query.error();
+  return run_rows(client, query->sql, query->params);
 }
 
 Result<nlohmann::ordered_json> list_restaurants(clickhouse::Client& client, int64_t as_of_ms) {

@@ -40,6 +40,13 @@ struct MetricRequest {
 // returns one object.
 Result<nlohmann::ordered_json> run_metric(clickhouse::Client& client, const MetricRequest& request);
 
+// The SQL and query parameters run_metric sends (for EXPLAIN and benchmarks).
+struct MetricQuery {
+  std::string sql;
+  clickhouse::QueryParams params;
+};
+Result<MetricQuery> build_metric_query(const MetricRequest& request);
+
 // Restaurants known at `as_of_ms` with their latest names: [{restaurant_id, restaurant_name}].
 Result<nlohmann::ordered_json> list_restaurants(clickhouse::Client& client, int64_t as_of_ms);
 
