@@ -1,6 +1,8 @@
 -- turnover: per restaurant with a seating in the window: seatings, tables used, turns, and the
--- average table time of the window's payments (payment -> its order's placement -> the latest
--- seating of that table at or before the placement).
+-- average table time of the window's payments (payment -> its order's earliest placement at or
+-- before as_of -> the latest seating of that table at or before the placement). As in
+-- wait-times, matches are sought in the recent past first ({recent_start}) and only the rest
+-- in all history, which keeps the answer exact and the read narrow.
 WITH
 {{names}},
 window_seatings AS
@@ -20,15 +22,30 @@ paid AS
       AND ts > {window_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
       AND ({restaurant_id:String} = '' OR restaurant_id = {restaurant_id:String})
 ),
+recent_placements AS
+(
+    SELECT order_id,
+           argMin(restaurant_id, (ts, toString(event_id))) AS placed_restaurant,
+           argMin(table_id, (ts, toString(event_id))) AS placed_table,
+           min(ts) AS placed_ts
+    FROM events FINAL
+    WHERE event_type = 'order_placed'
+      AND ts > {recent_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
+      AND order_id IN (SELECT order_id FROM paid)
+    GROUP BY order_id
+),
 placements AS
 (
+    SELECT order_id, placed_restaurant, placed_table, placed_ts FROM recent_placements
+    UNION ALL
     SELECT order_id,
            argMin(restaurant_id, (ts, toString(event_id))) AS placed_restaurant,
            argMin(table_id, (ts, toString(event_id))) AS placed_table,
            min(ts) AS placed_ts
     FROM order_stages FINAL
     WHERE event_type = 'order_placed' AND ts <= {as_of:DateTime64(3, 'UTC')}
-      AND order_id IN (SELECT order_id FROM paid)
+      AND order_id IN (SELECT order_id FROM paid
+                       WHERE order_id NOT IN (SELECT order_id FROM recent_placements))
     GROUP BY order_id
 ),
 paid_orders AS
@@ -38,22 +55,49 @@ paid_orders AS
     FROM paid AS y
     INNER JOIN placements AS pl ON pl.order_id = y.order_id
 ),
-seats AS
+recent_seats AS
+(
+    SELECT restaurant_id, table_id, ts AS seat_ts, 1 AS found
+    FROM events FINAL
+    WHERE event_type = 'table_seated'
+      AND ts > {recent_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
+),
+orders_recent AS
+(
+    SELECT po.restaurant_id AS restaurant_id, po.paid_ts AS paid_ts,
+           po.placed_restaurant AS placed_restaurant, po.placed_table AS placed_table,
+           po.placed_ts AS placed_ts, s.seat_ts AS seat_ts, s.found AS found
+    FROM paid_orders AS po
+    ASOF LEFT JOIN recent_seats AS s
+        ON po.placed_restaurant = s.restaurant_id AND po.placed_table = s.table_id
+       AND po.placed_ts >= s.seat_ts
+),
+orders_unmatched AS
+(
+    SELECT restaurant_id, paid_ts, placed_restaurant, placed_table, placed_ts
+    FROM orders_recent WHERE found = 0
+),
+old_seats AS
 (
     SELECT restaurant_id, table_id, ts AS seat_ts
     FROM seatings FINAL
     WHERE ts <= {as_of:DateTime64(3, 'UTC')}
-      AND (restaurant_id, table_id) IN (SELECT placed_restaurant, placed_table FROM paid_orders)
+      AND (restaurant_id, table_id) IN (SELECT placed_restaurant, placed_table FROM orders_unmatched)
 ),
 table_times AS
 (
-    SELECT po.restaurant_id AS restaurant_id,
-           avg(dateDiff('millisecond', s.seat_ts, po.paid_ts)) / 60000 AS avg_min,
+    SELECT restaurant_id, avg(dateDiff('millisecond', seat_ts, paid_ts)) / 60000 AS avg_min,
            count() AS samples
-    FROM paid_orders AS po
-    ASOF INNER JOIN seats AS s
-        ON po.placed_restaurant = s.restaurant_id AND po.placed_table = s.table_id
-       AND po.placed_ts >= s.seat_ts
+    FROM
+    (
+        SELECT restaurant_id, paid_ts, seat_ts FROM orders_recent WHERE found = 1
+        UNION ALL
+        SELECT u.restaurant_id AS restaurant_id, u.paid_ts AS paid_ts, s.seat_ts AS seat_ts
+        FROM orders_unmatched AS u
+        ASOF INNER JOIN old_seats AS s
+            ON u.placed_restaurant = s.restaurant_id AND u.placed_table = s.table_id
+           AND u.placed_ts >= s.seat_ts
+    )
     GROUP BY restaurant_id
 )
 SELECT w.restaurant_id AS restaurant_id,

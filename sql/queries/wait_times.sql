@@ -1,9 +1,12 @@
 -- wait-times: per restaurant, three matched intervals and the reported kitchen time.
 --  * seat -> order: each order_placed P in the window, ASOF-joined to the latest seating of its
---    restaurant and table at or before P (the seatings table, however old that seating is);
---  * kitchen: each order_completed C in the window minus its order's placement (earliest
---    order_placed of the order at or before as_of, found by order_id in order_stages);
---  * completion -> payment: each payment Y in the window minus its order's completion.
+--    restaurant and table at or before P;
+--  * kitchen: each order_completed C in the window minus its order's placement (the earliest
+--    order_placed of the order at or before as_of);
+--  * completion -> payment: each payment Y in the window minus its order's first completion.
+-- Matches are first sought in the recent past ({recent_start} = window start - 6 h), a narrow
+-- range of the (event_type, ts) key; only what is not found there is looked up in all history
+-- (seatings by table, order_stages by order_id), so the answer is exact and usually cheap.
 WITH
 {{names}},
 placed AS
@@ -14,21 +17,45 @@ placed AS
       AND ts > {window_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
       AND ({restaurant_id:String} = '' OR restaurant_id = {restaurant_id:String})
 ),
-seats AS
+recent_seats AS
+(
+    SELECT restaurant_id, table_id, ts AS seat_ts, 1 AS found
+    FROM events FINAL
+    WHERE event_type = 'table_seated'
+      AND ts > {recent_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
+),
+placed_recent AS
+(
+    SELECT p.restaurant_id AS restaurant_id, p.table_id AS table_id, p.ts AS ts,
+           s.seat_ts AS seat_ts, s.found AS found
+    FROM placed AS p
+    ASOF LEFT JOIN recent_seats AS s
+        ON p.restaurant_id = s.restaurant_id AND p.table_id = s.table_id AND p.ts >= s.seat_ts
+),
+placed_unmatched AS
+(
+    SELECT restaurant_id, table_id, ts FROM placed_recent WHERE found = 0
+),
+old_seats AS
 (
     SELECT restaurant_id, table_id, ts AS seat_ts
     FROM seatings FINAL
     WHERE ts <= {as_of:DateTime64(3, 'UTC')}
-      AND (restaurant_id, table_id) IN (SELECT restaurant_id, table_id FROM placed)
+      AND (restaurant_id, table_id) IN (SELECT restaurant_id, table_id FROM placed_unmatched)
 ),
 seat_to_order AS
 (
-    SELECT p.restaurant_id AS restaurant_id,
-           avg(dateDiff('millisecond', s.seat_ts, p.ts)) / 60000 AS avg_min,
+    SELECT restaurant_id, avg(dateDiff('millisecond', seat_ts, ts)) / 60000 AS avg_min,
            count() AS samples
-    FROM placed AS p
-    ASOF INNER JOIN seats AS s
-        ON p.restaurant_id = s.restaurant_id AND p.table_id = s.table_id AND p.ts >= s.seat_ts
+    FROM
+    (
+        SELECT restaurant_id, ts, seat_ts FROM placed_recent WHERE found = 1
+        UNION ALL
+        SELECT u.restaurant_id AS restaurant_id, u.ts AS ts, s.seat_ts AS seat_ts
+        FROM placed_unmatched AS u
+        ASOF INNER JOIN old_seats AS s
+            ON u.restaurant_id = s.restaurant_id AND u.table_id = s.table_id AND u.ts >= s.seat_ts
+    )
     GROUP BY restaurant_id
 ),
 completed AS
@@ -39,12 +66,24 @@ completed AS
       AND ts > {window_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
       AND ({restaurant_id:String} = '' OR restaurant_id = {restaurant_id:String})
 ),
+recent_placements AS
+(
+    SELECT order_id, min(ts) AS placed_ts
+    FROM events FINAL
+    WHERE event_type = 'order_placed'
+      AND ts > {recent_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
+      AND order_id IN (SELECT order_id FROM completed)
+    GROUP BY order_id
+),
 placements AS
 (
+    SELECT order_id, placed_ts FROM recent_placements
+    UNION ALL
     SELECT order_id, min(ts) AS placed_ts
     FROM order_stages FINAL
     WHERE event_type = 'order_placed' AND ts <= {as_of:DateTime64(3, 'UTC')}
-      AND order_id IN (SELECT order_id FROM completed)
+      AND order_id IN (SELECT order_id FROM completed
+                       WHERE order_id NOT IN (SELECT order_id FROM recent_placements))
     GROUP BY order_id
 ),
 kitchen AS
@@ -57,7 +96,6 @@ kitchen AS
     FROM completed AS c
     LEFT JOIN placements AS pl ON pl.order_id = c.order_id
     GROUP BY restaurant_id
-    SETTINGS join_use_nulls = 0
 ),
 paid AS
 (
@@ -67,12 +105,24 @@ paid AS
       AND ts > {window_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
       AND ({restaurant_id:String} = '' OR restaurant_id = {restaurant_id:String})
 ),
+recent_completions AS
+(
+    SELECT order_id, min(ts) AS completed_ts
+    FROM events FINAL
+    WHERE event_type = 'order_completed'
+      AND ts > {recent_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
+      AND order_id IN (SELECT order_id FROM paid)
+    GROUP BY order_id
+),
 completions AS
 (
+    SELECT order_id, completed_ts FROM recent_completions
+    UNION ALL
     SELECT order_id, min(ts) AS completed_ts
     FROM order_stages FINAL
     WHERE event_type = 'order_completed' AND ts <= {as_of:DateTime64(3, 'UTC')}
-      AND order_id IN (SELECT order_id FROM paid)
+      AND order_id IN (SELECT order_id FROM paid
+                       WHERE order_id NOT IN (SELECT order_id FROM recent_completions))
     GROUP BY order_id
 ),
 completion_to_payment AS
