@@ -1,0 +1,6 @@
+INSERT INTO events (event_id, event_type, ts, restaurant_id, restaurant_name, table_id, order_id, server_id, party_size, items, subtotal, tax, tip, total_amount, payment_method, kitchen_time_minutes)
+SELECT toUUID(event_id), event_type, parseDateTime64BestEffortOrZero(timestamp, 3, 'UTC'), restaurant_id, restaurant_name, table_id, order_id, server_id, party_size,
+       arrayMap(i -> (i.item_id, i.item_name, i.category, i.quantity, i.unit_price), items), subtotal, tax, tip, total_amount, payment_method, kitchen_time_minutes
+FROM file('@FILE@', JSONEachRow, 'event_id String, event_type String, timestamp String, restaurant_id String, restaurant_name String, table_id String, order_id String, server_id String, party_size UInt16, items Array(Tuple(item_id String, item_name String, category String, quantity UInt32, unit_price Decimal(12,2))), subtotal Decimal(12,2), tax Decimal(12,2), tip Decimal(12,2), total_amount Decimal(12,2), payment_method String, kitchen_time_minutes Nullable(Float64)')
+WHERE toUUIDOrNull(event_id) IS NOT NULL AND event_type IN ('table_seated', 'order_placed', 'order_completed', 'payment')
+SETTINGS input_format_allow_errors_ratio = 1, input_format_allow_errors_num = 100000000

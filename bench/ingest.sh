@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# bench/ingest: events/s and peak RSS of `tablepulse ingest` on N generated events, side by side
+# in the same run with (1) the engine ingesting the same file by itself
+# (INSERT INTO events ... SELECT ... FROM file(..., JSONEachRow), same schema and views) and
+# (2) a plain Python consumer (json + chdb, from a project-local venv). Not a test: prints figures.
+# Usage: bench/ingest.sh [EVENTS ...]   (default: 1000000 5000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=build/tablepulse
+WORK=${BENCH_DIR:-/tmp/tablepulse-bench-ingest}
+mkdir -p "$WORK"
+SIZES=("${@:-1000000 5000000}")
+read -r -a SIZES <<<"${SIZES[*]}"
+
+# The Python reference consumer gets chdb in a project-local venv (never system-wide).
+VENV=.deps/bench-venv
+if [[ ! -x $VENV/bin/python ]]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q "chdb==4.4.0"
+fi
+
+measure() {  # label, command...: prints seconds and peak RSS (MB)
+  local label=$1; shift
+  local out
+  out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  echo "$label $out"
+}
+
+printf '%-10s %-22s %10s %12s %10s\n' events consumer seconds events/s peak_MB
+for n in "${SIZES[@]}"; do
+  file=$WORK/events-$n.jsonl
+  [[ -f $file ]] || $BIN generate --restaurants 200 --events "$n" --seed 7 -o "$file" 2>/dev/null
+  lines=$(wc -l <"$file")
+  for consumer in tablepulse engine-alone python; do
+    db=$WORK/db-$consumer-$n
+    rm -rf "$db"
+    case $consumer in
+      tablepulse) r=$(measure x $BIN ingest --db "$db" -q "$file") ;;
+      engine-alone)
+        $BIN migrate --db "$db" >/dev/null
+        r=$(measure x $BIN sql --db "$db" "$(sed "s|@FILE@|$file|" bench/engine_insert.sql)") ;;
+      python) r=$(measure x "$VENV/bin/python" bench/python_consumer.py "$db" "$file") ;;
+    esac
+    read -r _ secs kb <<<"$r"
+    printf '%-10s %-22s %10s %12.0f %10.0f\n' "$n" "$consumer" "$secs" "$(echo "$lines / $secs" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
+    rm -rf "$db"
+  done
+done

@@ -1,0 +1,46 @@
+"""A plain Python consumer, the reference for bench/ingest.sh: json + chdb, batches of 50k,
+in-memory dedup by event_id, minimal validation. Usage: python_consumer.py DB_DIR FILE"""
+import json
+import sys
+
+from chdb import session
+
+SCHEMA_DIR = sys.argv[1]
+TYPES = {"table_seated", "order_placed", "order_completed", "payment"}
+
+sess = session.Session(SCHEMA_DIR)
+sess.query(open("sql/migrations/0001_events.sql").read()
+           .replace("{{local:events}}", "events").replace("{{on_cluster}}", "")
+           .replace("{{engine:events:ReplacingMergeTree(keep_rank)}}", "ReplacingMergeTree(keep_rank)")
+           .replace("{{ttl_days}}", "400").split("-- @distributed")[0])
+seen = set()
+batch = []
+
+
+def flush():
+    if batch:
+        sess.query("INSERT INTO events FORMAT JSONEachRow\n" + "\n".join(batch))
+        batch.clear()
+
+
+for line in open(sys.argv[2], encoding="utf-8", errors="replace"):
+    try:
+        e = json.loads(line)
+        if e["event_type"] not in TYPES or e["event_id"] in seen:
+            continue
+        seen.add(e["event_id"])
+        ts = e["timestamp"].replace("T", " ").replace("Z", "")
+        row = {k: e.get(k) for k in ("event_id", "event_type", "restaurant_id", "restaurant_name",
+                                     "table_id", "order_id", "server_id", "party_size", "subtotal",
+                                     "tax", "tip", "total_amount", "payment_method",
+                                     "kitchen_time_minutes") if e.get(k) is not None}
+        row["ts"] = ts[:23]
+        if "items" in e:
+            row["items"] = [[i["item_id"], i["item_name"], i["category"], i["quantity"],
+                             i["unit_price"]] for i in e["items"]]
+        batch.append(json.dumps(row))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        continue
+    if len(batch) >= 50000:
+        flush()
+flush()
