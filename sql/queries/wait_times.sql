@@ -4,7 +4,7 @@
 --  * kitchen: each order_completed C in the window minus its order's placement (the earliest
 --    order_placed of the order at or before as_of);
 --  * completion -> payment: each payment Y in the window minus its order's first completion.
--- Matches are first sought in the recent past ({recent_start} = window start - 6 h), a narrow
+-- Matches are first sought in the recent past ({recent_start} = window start - 2 h), a narrow
 -- range of the (event_type, ts) key; only what is not found there is looked up in all history
 -- (seatings by table, order_stages by order_id), so the answer is exact and usually cheap.
 WITH

@@ -9,7 +9,7 @@ namespace tp::query {
 namespace {
 
 constexpr int kDefaultLimit = 10;
-constexpr int64_t kRecentMs = 6 * 3'600'000;  // seat/order matches first sought this far back
+constexpr int64_t kRecentMs = 2 * 3'600'000;  // seat/order matches first sought this far back
 
 // The SQL of a file in sql/queries/, with the shared {{names}} CTE spliced in (file
 // composition; every input still arrives as a query parameter).
