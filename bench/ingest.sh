@@ -21,9 +21,11 @@ fi
 
 measure() {  # label, command...: prints seconds and peak RSS (MB)
   local label=$1; shift
-  local out
-  out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-  echo "$label $out"
+  local stats
+  stats=$(mktemp)
+  /usr/bin/time -o "$stats" -f "%e %M" "$@" >/dev/null 2>&1
+  echo "$label $(tail -1 "$stats")"
+  rm -f "$stats"
 }
 
 printf '%-10s %-22s %10s %12s %10s\n' events consumer seconds events/s peak_MB
