@@ -23,8 +23,12 @@ measure() {  # label, command...: prints seconds and peak RSS (MB)
   local label=$1; shift
   local stats
   stats=$(mktemp)
-  /usr/bin/time -o "$stats" -f "%e %M" "$@" >/dev/null 2>&1
+  if ! /usr/bin/time -o "$stats" -f "%e %M" "$@" >/dev/null 2>"$stats.err"; then
+    echo "$label: failed: $(tail -3 "$stats.err")" >&2
+    exit 1
+  fi
   echo "$label $(tail -1 "$stats")"
+  rm -f "$stats.err"
   rm -f "$stats"
 }
 

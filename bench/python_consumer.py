@@ -36,8 +36,8 @@ for line in open(sys.argv[2], encoding="utf-8", errors="replace"):
                                      "kitchen_time_minutes") if e.get(k) is not None}
         row["ts"] = ts[:23]
         if "items" in e:
-            row["items"] = [[i["item_id"], i["item_name"], i["category"], i["quantity"],
-                             i["unit_price"]] for i in e["items"]]
+            row["items"] = [{k: i[k] for k in ("item_id", "item_name", "category", "quantity",
+                                               "unit_price")} for i in e["items"]]
         batch.append(json.dumps(row))
     except (ValueError, KeyError, TypeError, AttributeError):
         continue
