@@ -253,13 +253,30 @@ class EmbeddedClient final : public Client {
 
   Status insert(std::string_view table, std::string_view format, std::string_view data,
                 const InsertOptions& options) override {
-    std::string sql = fmt::format("INSERT INTO {}", table);
+    // Measured (bench/ingest.sh, DESIGN.md §7): the engine parses data given inline after
+    // FORMAT about five times slower than the same bytes read FROM INFILE, so a block goes
+    // through a private scratch file in the data directory.
+    std::string path = scratch_path(format);
+    {
+      std::FILE* file = std::fopen(path.c_str(), "we");
+      if (file == nullptr) {
+        return make_error(ErrorCode::kIo, "cannot write {}: {}", path, std::strerror(errno));
+      }
+      size_t written = std::fwrite(data.data(), 1, data.size(), file);
+      bool closed = std::fclose(file) == 0;
+      if (written != data.size() || !closed) {
+        std::remove(path.c_str());
+        return make_error(ErrorCode::kIo, "cannot write {}: {}", path, std::strerror(errno));
+      }
+    }
+    std::string sql = fmt::format("INSERT INTO {} FROM INFILE {}", table, quote_string(path));
     if (!options.deduplication_token.empty()) {
       sql += " SETTINGS insert_deduplication_token = " + quote_string(options.deduplication_token);
     }
-    sql += fmt::format(" FORMAT {}\n", format);
-    sql.append(data);
-    return run(sql, nullptr);
+    sql += fmt::format(" FORMAT {}", format);
+    Status status = run(sql, nullptr);
+    std::remove(path.c_str());
+    return status;
   }
 
   Result<std::vector<std::string>> query_json_rows(std::string_view sql,
@@ -328,9 +345,24 @@ class EmbeddedClient final : public Client {
     return status;
   }
 
+  // A file name no other connection or process uses: <data dir>/tmp/tablepulse-insert-<id>.
+  std::string scratch_path(std::string_view format) {
+    if (scratch_prefix_.empty()) {
+      std::error_code ec;
+      auto dir = std::filesystem::path(engine_->data_dir()) / "tmp";
+      std::filesystem::create_directories(dir, ec);
+      scratch_prefix_ = (dir / fmt::format("tablepulse-insert-{}-{}", ::getpid(),
+                                           reinterpret_cast<uintptr_t>(this)))
+                            .string();
+    }
+    return fmt::format("{}-{}.{}", scratch_prefix_, ++scratch_count_, format);
+  }
+
   Engine* engine_;
   AdbcConnection connection_;
   QueryStats stats_;
+  std::string scratch_prefix_;
+  uint64_t scratch_count_ = 0;
 };
 
 class EmbeddedFactory final : public ClientFactory {
