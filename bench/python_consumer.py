@@ -2,6 +2,8 @@
 in-memory dedup by event_id, minimal validation. Usage: python_consumer.py DB_DIR FILE"""
 import json
 import sys
+import uuid
+from datetime import datetime
 
 from chdb import session
 
@@ -27,6 +29,22 @@ for line in open(sys.argv[2], encoding="utf-8", errors="replace"):
     try:
         e = json.loads(line)
         if e["event_type"] not in TYPES or e["event_id"] in seen:
+            continue
+        if len(e["event_id"]) != 36 or str(uuid.UUID(e["event_id"])) != e["event_id"].lower():
+            continue
+        if not e["timestamp"].endswith("Z"):
+            continue
+        datetime.fromisoformat(e["timestamp"][:-1])
+        if not all(isinstance(e.get(k), str) and e.get(k) for k in
+                   ("restaurant_id", "restaurant_name", "table_id")):
+            continue
+        numbers = [e.get(k) for k in ("party_size", "subtotal", "tax", "tip", "total_amount",
+                                      "kitchen_time_minutes")]
+        items = e.get("items", [])
+        numbers += [i.get(k) for i in items for k in ("quantity", "unit_price")]
+        if any(not isinstance(v, (int, float)) or v < 0 for v in numbers if v is not None):
+            continue
+        if e["event_type"] == "order_placed" and not items:
             continue
         seen.add(e["event_id"])
         ts = e["timestamp"].replace("T", " ").replace("Z", "")
