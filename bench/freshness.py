@@ -1,0 +1,104 @@
+"""bench/freshness: event-to-page latency of `tablepulse serve`. A writer appends events to the
+file serve follows at a fixed rate; a reader consumes the page's server-sent events
+(/api/v1/stream) and notes when each line's effect becomes visible (the snapshot's committed
+counters reach it). Prints p50/p99 per rate. Not a test: prints figures.
+Usage: python3 bench/freshness.py [RATE ...]   (default: 1000 5000; 20 s each)"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "tablepulse")
+DURATION = float(os.environ.get("FRESHNESS_SECONDS", "20"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(rate, work):
+    events = os.path.join(work, f"pool-{rate}.jsonl")
+    count = int(rate * DURATION)
+    subprocess.run([BIN, "generate", "--restaurants", "50", "--events", str(count),
+                    "--duplicate-rate", "0", "--malformed-rate", "0", "--late-rate", "0",
+                    "-o", events], check=True, stderr=subprocess.DEVNULL)
+    lines = open(events, "rb").read().splitlines(keepends=True)[:count]
+    source = os.path.join(work, f"stream-{rate}.jsonl")
+    open(source, "wb").close()
+    port = free_port()
+    db = os.path.join(work, f"db-{rate}")
+    serve = subprocess.Popen([BIN, "serve", "--db", db, "--listen", f"127.0.0.1:{port}",
+                              "--source", source, "--follow"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    written_at = [0.0] * len(lines)
+    visible_at = [0.0] * len(lines)
+    done = threading.Event()
+
+    def reader():
+        stream = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/stream", timeout=60)
+        seen = 0
+        for raw in stream:
+            if done.is_set():
+                return
+            line = raw.decode()
+            if not line.startswith("data:"):
+                continue
+            now = time.time()
+            ingest = json.loads(line[5:]).get("ingest", {})
+            committed = ingest.get("inserted", 0) + ingest.get("duplicates", 0) + ingest.get("rejected", 0)
+            for i in range(seen, min(committed, len(lines))):
+                visible_at[i] = now
+            seen = max(seen, committed)
+            if seen >= len(lines):
+                done.set()
+                return
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    time.sleep(1)
+    with open(source, "ab", buffering=0) as out:
+        start = time.time()
+        chunk = max(1, rate // 100)  # write in 10 ms slices
+        for i in range(0, len(lines), chunk):
+            target = start + i / rate
+            delay = target - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            now = time.time()
+            out.write(b"".join(lines[i:i + chunk]))
+            for j in range(i, min(i + chunk, len(lines))):
+                written_at[j] = now
+    done.wait(timeout=30)
+    serve.terminate()
+    serve.wait(timeout=30)
+    latencies = sorted((v - w) * 1000 for v, w in zip(visible_at, written_at) if v > 0)
+    missing = sum(1 for v in visible_at if v == 0)
+    pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))]
+    print(f"{rate:>6} events/s  {len(lines):>7} events  p50 {pct(0.5):7.0f} ms  "
+          f"p99 {pct(0.99):7.0f} ms  max {latencies[-1]:7.0f} ms  not seen {missing}")
+
+
+def main():
+    rates = [int(r) for r in sys.argv[1:]] or [1000, 5000]
+    with tempfile.TemporaryDirectory() as work:
+        print("event-to-page latency (written to the followed file -> visible in the page's "
+              "server-sent snapshot)")
+        for rate in rates:
+            run(rate, work)
+
+
+main()
