@@ -61,7 +61,7 @@ TEST(EngineCrash, KillNineAtRandomPointsThenResumeIsExact) {
   test::TempDir dir;
   const std::string input = (dir.path() / "events.jsonl").string();
   auto generated = test::run_command(fmt::format(
-      "{} generate --restaurants 8 --events 40000 --seed 11 --duplicate-rate 0.05 "
+      "{} generate --restaurants 8 --events 120000 --seed 11 --duplicate-rate 0.05 "
       "--late-rate 0.02 --malformed-rate 0.01 -o {} 2>/dev/null",
       test::tablepulse_binary(), input));
   ASSERT_EQ(generated.status, 0);
@@ -78,7 +78,7 @@ TEST(EngineCrash, KillNineAtRandomPointsThenResumeIsExact) {
     pid_t pid = spawn({test::tablepulse_binary(), "ingest", "--db", crash_db, "-q",
                        "--batch-rows", "2000", input});
     std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(150, 1500)(random)));
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 700)(random)));
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) break;  // finished before the kill
     ::kill(pid, SIGKILL);
