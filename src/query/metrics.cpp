@@ -23,22 +23,28 @@ Result<std::string> load_sql(std::string_view file) {
   return sql;
 }
 
-std::string_view sql_file(Metric metric) {
-  switch (metric) {
-    case Metric::kRevenue:
-      return "revenue";
-    case Metric::kFunnel:
-      return "funnel";
-    case Metric::kTopItems:
-      return "top_items";
-    case Metric::kWaitTimes:
-      return "wait_times";
-    case Metric::kTurnover:
-      return "turnover";
-    case Metric::kDataQuality:
-      return "data_quality";
+// Everything that differs between metrics apart from their SQL, in dashboard order.
+struct MetricInfo {
+  Metric metric;
+  std::string_view name;      // CLI/API name
+  std::string_view sql_file;  // sql/queries/<file>.sql
+  int64_t default_window_ms;  // the spec's W
+};
+
+constexpr MetricInfo kMetrics[] = {
+    {Metric::kRevenue, "revenue", "revenue", 5 * 60'000},
+    {Metric::kFunnel, "funnel", "funnel", 60 * 60'000},
+    {Metric::kTopItems, "top-items", "top_items", 30 * 60'000},
+    {Metric::kWaitTimes, "wait-times", "wait_times", 60 * 60'000},
+    {Metric::kTurnover, "turnover", "turnover", 60 * 60'000},
+    {Metric::kDataQuality, "data-quality", "data_quality", 60 * 60'000},
+};
+
+const MetricInfo& info(Metric metric) {
+  for (const auto& entry : kMetrics) {
+    if (entry.metric == metric) return entry;
   }
-  return "";
+  return kMetrics[0];
 }
 
 Result<nlohmann::ordered_json> run_rows(clickhouse::Client& client, const std::string& sql,
@@ -60,54 +66,31 @@ Result<nlohmann::ordered_json> run_rows(clickhouse::Client& client, const std::s
 }  // namespace
 
 const std::vector<Metric>& all_metrics() {
-  static const std::vector<Metric> kAll = {Metric::kRevenue,   Metric::kFunnel,
-                                           Metric::kTopItems,  Metric::kWaitTimes,
-                                           Metric::kTurnover,  Metric::kDataQuality};
+  static const std::vector<Metric> kAll = [] {
+    std::vector<Metric> all;
+    for (const auto& entry : kMetrics) all.push_back(entry.metric);
+    return all;
+  }();
   return kAll;
 }
 
-std::string_view metric_name(Metric metric) {
-  switch (metric) {
-    case Metric::kRevenue:
-      return "revenue";
-    case Metric::kFunnel:
-      return "funnel";
-    case Metric::kTopItems:
-      return "top-items";
-    case Metric::kWaitTimes:
-      return "wait-times";
-    case Metric::kTurnover:
-      return "turnover";
-    case Metric::kDataQuality:
-      return "data-quality";
-  }
-  return "";
-}
+std::string_view metric_name(Metric metric) { return info(metric).name; }
 
 std::optional<Metric> parse_metric(std::string_view name) {
-  for (Metric metric : all_metrics()) {
-    if (metric_name(metric) == name) return metric;
+  for (const auto& entry : kMetrics) {
+    if (entry.name == name) return entry.metric;
   }
   return std::nullopt;
 }
 
-int64_t default_window_ms(Metric metric) {
-  switch (metric) {
-    case Metric::kRevenue:
-      return 5 * 60'000;
-    case Metric::kTopItems:
-      return 30 * 60'000;
-    default:
-      return 60 * 60'000;
-  }
-}
+int64_t default_window_ms(Metric metric) { return info(metric).default_window_ms; }
 
 Result<MetricQuery> build_metric_query(const MetricRequest& request) {
   int64_t window = request.window_ms.value_or(default_window_ms(request.metric));
   int limit = request.limit.value_or(kDefaultLimit);
   if (window <= 0) return make_error(ErrorCode::kInvalidArgument, "window must be positive");
   if (limit < 1) return make_error(ErrorCode::kInvalidArgument, "limit must be at least 1");
-  auto sql = load_sql(sql_file(request.metric));
+  auto sql = load_sql(info(request.metric).sql_file);
   if (!sql.ok()) return sql.error();
   MetricQuery query{std::move(sql.value()), {}};
   if (request.metric != Metric::kDataQuality) {
