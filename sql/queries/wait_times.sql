@@ -134,25 +134,39 @@ completion_to_payment AS
     INNER JOIN completions AS co ON co.order_id = y.order_id
     GROUP BY restaurant_id
 ),
-restaurants AS
+-- One row per restaurant from the three parts, each computed once (a CTE is evaluated at
+-- every reference, so joining them to a list of restaurants would run them twice).
+parts AS
 (
-    SELECT restaurant_id FROM seat_to_order
-    UNION DISTINCT SELECT restaurant_id FROM kitchen
-    UNION DISTINCT SELECT restaurant_id FROM completion_to_payment
+    SELECT restaurant_id, toFloat64(avg_min) AS so_avg, toUInt64(samples) AS so_n,
+           toFloat64(0) AS k_avg, toUInt64(0) AS k_n, toFloat64(0) AS rk_avg, toUInt64(0) AS rk_n,
+           toFloat64(0) AS cp_avg, toUInt64(0) AS cp_n
+    FROM seat_to_order
+    UNION ALL
+    SELECT restaurant_id, 0, 0, avg_min, samples, reported_avg, reported_samples, 0, 0 FROM kitchen
+    UNION ALL
+    SELECT restaurant_id, 0, 0, 0, 0, 0, 0, avg_min, samples FROM completion_to_payment
+),
+per_restaurant AS
+(
+    SELECT restaurant_id,
+           sumIf(so_avg, so_n > 0) AS seat_avg, sum(so_n) AS seat_n,
+           sumIf(k_avg, k_n > 0) AS kitchen_avg, sum(k_n) AS kitchen_n,
+           sumIf(rk_avg, rk_n > 0) AS reported_avg, sum(rk_n) AS reported_n,
+           sumIf(cp_avg, cp_n > 0) AS payment_avg, sum(cp_n) AS payment_n
+    FROM parts
+    GROUP BY restaurant_id
 )
-SELECT r.restaurant_id AS restaurant_id,
+SELECT p.restaurant_id AS restaurant_id,
        n.restaurant_name AS restaurant_name,
-       if(so.samples = 0, NULL, so.avg_min) AS avg_seat_to_order_min,
-       if(k.samples = 0, NULL, k.avg_min) AS avg_kitchen_min,
-       if(k.reported_samples = 0, NULL, k.reported_avg) AS avg_reported_kitchen_min,
-       if(cp.samples = 0, NULL, cp.avg_min) AS avg_completion_to_payment_min,
-       so.samples AS seat_to_order_samples,
-       k.samples AS kitchen_samples,
-       cp.samples AS completion_to_payment_samples
-FROM restaurants AS r
-LEFT JOIN seat_to_order AS so ON so.restaurant_id = r.restaurant_id
-LEFT JOIN kitchen AS k ON k.restaurant_id = r.restaurant_id
-LEFT JOIN completion_to_payment AS cp ON cp.restaurant_id = r.restaurant_id
-LEFT JOIN names AS n ON n.restaurant_id = r.restaurant_id
+       if(p.seat_n = 0, NULL, p.seat_avg) AS avg_seat_to_order_min,
+       if(p.kitchen_n = 0, NULL, p.kitchen_avg) AS avg_kitchen_min,
+       if(p.reported_n = 0, NULL, p.reported_avg) AS avg_reported_kitchen_min,
+       if(p.payment_n = 0, NULL, p.payment_avg) AS avg_completion_to_payment_min,
+       p.seat_n AS seat_to_order_samples,
+       p.kitchen_n AS kitchen_samples,
+       p.payment_n AS completion_to_payment_samples
+FROM per_restaurant AS p
+LEFT JOIN names AS n ON n.restaurant_id = p.restaurant_id
 ORDER BY restaurant_id ASC
 SETTINGS join_use_nulls = 0
