@@ -1,5 +1,7 @@
 #include "clickhouse/client.h"
 
+#include <cctype>
+
 namespace tp::clickhouse {
 
 std::string quote_string(std::string_view value) {
@@ -32,6 +34,14 @@ std::string quote_string(std::string_view value) {
   }
   out.push_back('\'');
   return out;
+}
+
+std::string_view trim_statement(std::string_view sql) {
+  while (!sql.empty() &&
+         (sql.back() == ';' || std::isspace(static_cast<unsigned char>(sql.back())))) {
+    sql.remove_suffix(1);
+  }
+  return sql;
 }
 
 std::string escape_parameter(std::string_view value) {

@@ -62,6 +62,9 @@ class ClientFactory {
 // Quotes `value` as a ClickHouse string literal ('...' with \ and ' escaped).
 std::string quote_string(std::string_view value);
 
+// Drops trailing blanks and semicolons, so a statement can be wrapped or get FORMAT appended.
+std::string_view trim_statement(std::string_view sql);
+
 // Escapes a query parameter value the way ClickHouse parses parameter text (TSV escaping:
 // backslash, tab, newline), so any string arrives intact. Both backends send values through it.
 std::string escape_parameter(std::string_view value);

@@ -228,14 +228,6 @@ Status read_string_column(ArrowArrayStream& stream, std::vector<std::string>& ro
   return {};
 }
 
-// Drops trailing blanks and semicolons so a statement can be wrapped in a subquery.
-std::string_view trim_statement(std::string_view sql) {
-  while (!sql.empty() && (sql.back() == ';' || std::isspace(static_cast<unsigned char>(sql.back())))) {
-    sql.remove_suffix(1);
-  }
-  return sql;
-}
-
 class EmbeddedClient final : public Client {
  public:
   EmbeddedClient(Engine* engine, AdbcConnection connection)

@@ -54,15 +54,6 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-// Drops trailing blanks and semicolons so FORMAT can be appended to the statement.
-std::string_view trim_statement(std::string_view sql) {
-  while (!sql.empty() &&
-         (sql.back() == ';' || std::isspace(static_cast<unsigned char>(sql.back())))) {
-    sql.remove_suffix(1);
-  }
-  return sql;
-}
-
 // ClickHouse's code in an error text: "Code: 60, e.displayText() = ..." (18.16) or
 // "Code: 60. DB::Exception: ..." (modern); 0 if there is none.
 int code_in_text(std::string_view text) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <condition_variable>
 #include <optional>
@@ -174,8 +175,11 @@ class Consumer::Impl {
   Status commit(Batch& batch, const std::string& source_id);
   Status lookup_existing(Batch& batch, const std::string& source_id,
                          std::vector<const PendingEvent*>& to_insert, BatchResult& result);
-  Status insert_with_retry(std::string_view table, const std::string& data,
-                           const std::string& token);
+  // Runs `attempt_once` until it succeeds, fails for good, or the retries run out (backoff
+  // doubles from --retry-backoff, capped at 10 s); only transient failures are retried.
+  Status with_retries(std::string_view what, const std::function<Status()>& attempt_once);
+  // One insert of a JSONEachRow block, its latency recorded for /metrics.
+  Status timed_insert(std::string_view table, const std::string& data, const std::string& token);
   Status write_dead_letters(const Batch& batch, const std::string& source_id);
   void record_latency(double ms);
   void print_progress(bool final_line);
@@ -261,35 +265,31 @@ Result<IngestSummary> Consumer::Impl::run() {
 
 Status Consumer::Impl::consume_source(const std::string& path) {
   uint64_t offset = 0, lines_before = 0;
-  std::string source_id = path == "-" ? "" : "file:";
   committed_end_ = 0;
   if (path != "-") {
     // The checkpoint is the last committed batch of this source (written after its insert).
-    auto probe = source::LineReader::open(path, 0, 0, 1);
-    if (!probe.ok()) return probe.error();
     auto rows = reader_client_->query_json_rows(
         "SELECT end_offset, end_line FROM ingest_batches FINAL WHERE source_id = {source:String} "
         "ORDER BY end_offset DESC LIMIT 1",
-        {{"source", probe.value()->source_id()}});
+        {{"source", source::file_source_id(path)}});
     if (!rows.ok()) return rows.error();
     if (!rows->empty()) {
       auto json = nlohmann::json::parse(rows->front());
       committed_end_ = json["end_offset"].get<uint64_t>();
-    }
-    if (!rows->empty() && options_.resume) {
-      auto json = nlohmann::json::parse(rows->front());
-      offset = json["end_offset"].get<uint64_t>();
-      lines_before = json["end_line"].get<uint64_t>();
-      summary_.resumed_lines += lines_before;
-      spdlog::info("{}: resuming after line {} (byte {}), committed by an earlier run", path,
-                   lines_before, offset);
+      if (options_.resume) {
+        offset = committed_end_;
+        lines_before = json["end_line"].get<uint64_t>();
+        summary_.resumed_lines += lines_before;
+        spdlog::info("{}: resuming after line {} (byte {}), committed by an earlier run", path,
+                     lines_before, offset);
+      }
     }
   }
   auto opened =
       source::LineReader::open(path, offset, lines_before, static_cast<size_t>(options_.max_line_bytes));
   if (!opened.ok()) return opened.error();
   auto& reader = *opened.value();
-  source_id = reader.source_id();
+  const std::string source_id = reader.source_id();
 
   Batch batch;
   batch.start_offset = batch.end_offset = offset;
@@ -474,25 +474,30 @@ Status Consumer::Impl::lookup_existing(Batch& batch, const std::string& source_i
   return {};
 }
 
-Status Consumer::Impl::insert_with_retry(std::string_view table, const std::string& data,
-                                         const std::string& token) {
+Status Consumer::Impl::with_retries(std::string_view what,
+                                    const std::function<Status()>& attempt_once) {
   int64_t backoff = options_.retry_backoff_ms;
   for (int attempt = 0;; ++attempt) {
-    auto started = Clock::now();
-    // The deduplication token makes a retry of an insert that did land a no-op.
-    Status status = client_->insert(table, "JSONEachRow", data, {token});
-    if (status.ok()) {
-      record_latency(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
-      return status;
-    }
+    Status status = attempt_once();
+    if (status.ok()) return status;
     stats_->insert_failures.fetch_add(1, std::memory_order_relaxed);
     const Error& error = status.error();
     if (!is_transient(error) || attempt >= options_.insert_retries || stop_.load()) return status;
-    spdlog::warn("insert into {} failed ({}), retry {}/{} in {} ms", table, error.to_string(),
-                 attempt + 1, options_.insert_retries, backoff);
+    spdlog::warn("{} failed ({}), retry {}/{} in {} ms", what, error.to_string(), attempt + 1,
+                 options_.insert_retries, backoff);
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
     backoff = std::min<int64_t>(backoff * 2, 10'000);
   }
+}
+
+Status Consumer::Impl::timed_insert(std::string_view table, const std::string& data,
+                                    const std::string& token) {
+  auto started = Clock::now();
+  Status status = client_->insert(table, "JSONEachRow", data, {token});
+  if (status.ok()) {
+    record_latency(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+  }
+  return status;
 }
 
 Status Consumer::Impl::write_dead_letters(const Batch& batch, const std::string& source_id) {
@@ -531,63 +536,50 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
   auto phase_start = Clock::now();
   auto lookup_done = phase_start;
   const std::string token = fmt::format("{}:{}:{}", source_id, batch.start_offset, batch.end_offset);
-  int64_t backoff = options_.retry_backoff_ms;
-  for (int attempt = 0;; ++attempt) {
+  Status status = with_retries(fmt::format("batch at {} byte {}", source_id, batch.start_offset),
+                               [&]() -> Status {
     // Every attempt looks up the batch's ids again, so rows an earlier, failed attempt did
     // store (an insert spanning partitions can land in part) are found, not inserted twice.
     result = BatchResult{};
     result.duplicates = batch.duplicates;
     result.conflicting = batch.conflicting;
     max_ts_updates.clear();
+    min_ts = INT64_MAX;
+    max_ts = 0;
     std::vector<const PendingEvent*> to_insert;
-    Status status;
-    if (!batch.events.empty()) status = lookup_existing(batch, source_id, to_insert, result);
+    if (!batch.events.empty()) {
+      TP_RETURN_IF_ERROR(lookup_existing(batch, source_id, to_insert, result));
+    }
     lookup_done = Clock::now();
-    if (status.ok()) {
-      std::string rows;
-      rows.reserve(to_insert.size() * 400);
-      for (const PendingEvent* pending : to_insert) {
-        const Event& event = pending->decoded.event;
-        auto known = max_ts_updates.find(event.restaurant_id);
-        if (known == max_ts_updates.end()) {
-          auto stored = max_ts_by_restaurant_.find(event.restaurant_id);
-          known = max_ts_updates
-                      .emplace(event.restaurant_id,
-                               stored == max_ts_by_restaurant_.end() ? event.ts_ms : stored->second)
-                      .first;
-        }
-        if (known->second - event.ts_ms > kLateThresholdMs) ++result.late;
-        known->second = std::max(known->second, event.ts_ms);
-        result.subtotal_mismatch += pending->decoded.subtotal_mismatch;
-        result.total_mismatch += pending->decoded.total_mismatch;
-        min_ts = std::min(min_ts, event.ts_ms);
-        max_ts = std::max(max_ts, event.ts_ms);
-        append_event_row(rows, event, pending->decoded.content_hash, {source_id, pending->offset});
+    std::string rows;
+    rows.reserve(to_insert.size() * 400);
+    for (const PendingEvent* pending : to_insert) {
+      const Event& event = pending->decoded.event;
+      auto known = max_ts_updates.find(event.restaurant_id);
+      if (known == max_ts_updates.end()) {
+        auto stored = max_ts_by_restaurant_.find(event.restaurant_id);
+        known = max_ts_updates
+                    .emplace(event.restaurant_id,
+                             stored == max_ts_by_restaurant_.end() ? event.ts_ms : stored->second)
+                    .first;
       }
-      result.inserted += to_insert.size();
-      if (!rows.empty()) {
-        // Over HTTP an insert can time out and still land later: the token makes the server
-        // drop such a repeat. In-process the outcome is never in doubt, and the lookup above
-        // already covers a partial landing, so the embedded engine skips the token's cost.
-        auto started = Clock::now();
-        status = client_->insert(fmt::format("events {}", event_row_columns()), "JSONEachRow",
-                                 rows, {use_insert_tokens_ ? "events:" + token : std::string()});
-        if (status.ok()) {
-          record_latency(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
-        }
-      }
+      if (known->second - event.ts_ms > kLateThresholdMs) ++result.late;
+      known->second = std::max(known->second, event.ts_ms);
+      result.subtotal_mismatch += pending->decoded.subtotal_mismatch;
+      result.total_mismatch += pending->decoded.total_mismatch;
+      min_ts = std::min(min_ts, event.ts_ms);
+      max_ts = std::max(max_ts, event.ts_ms);
+      append_event_row(rows, event, pending->decoded.content_hash, {source_id, pending->offset});
     }
-    if (status.ok()) break;
-    stats_->insert_failures.fetch_add(1, std::memory_order_relaxed);
-    if (!is_transient(status.error()) || attempt >= options_.insert_retries || stop_.load()) {
-      return status;
-    }
-    spdlog::warn("batch at {} byte {} failed ({}), retry {}/{} in {} ms", source_id,
-                 batch.start_offset, status.error().to_string(), attempt + 1,
-                 options_.insert_retries, backoff);
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
-    backoff = std::min<int64_t>(backoff * 2, 10'000);
-  }
+    result.inserted += to_insert.size();
+    if (rows.empty()) return Status();
+    // Over HTTP an insert can time out and still land later: the token makes the server
+    // drop such a repeat. In-process the outcome is never in doubt, and the lookup above
+    // already covers a partial landing, so the embedded engine skips the token's cost.
+    return timed_insert(fmt::format("events {}", event_row_columns()), rows,
+                        use_insert_tokens_ ? "events:" + token : std::string());
+  });
+  TP_RETURN_IF_ERROR(status);
   for (const auto& [restaurant, ts] : max_ts_updates) max_ts_by_restaurant_[restaurant] = ts;
   auto insert_done = Clock::now();
   TP_RETURN_IF_ERROR(write_dead_letters(batch, source_id));
@@ -612,7 +604,10 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
                         {"total_mismatch", result.total_mismatch},
                         {"min_event_ts", format_clickhouse_ms(min_ts == INT64_MAX ? 0 : min_ts)},
                         {"max_event_ts", format_clickhouse_ms(max_ts)}};
-  TP_RETURN_IF_ERROR(insert_with_retry("ingest_batches", row.dump() + "\n", "batch:" + token));
+  const std::string checkpoint = row.dump() + "\n";
+  TP_RETURN_IF_ERROR(with_retries(fmt::format("checkpoint of {}", source_id), [&] {
+    return timed_insert("ingest_batches", checkpoint, "batch:" + token);
+  }));
 
   auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
   spdlog::debug("batch of {} lines: lookup {:.0f} ms, encode+insert {:.0f} ms, checkpoint {:.0f} ms",

@@ -17,6 +17,11 @@ namespace {
 constexpr size_t kChunk = 1 << 20;
 }
 
+std::string file_source_id(const std::string& path) {
+  std::error_code ec;
+  return "file:" + std::filesystem::absolute(path, ec).lexically_normal().string();
+}
+
 Result<std::unique_ptr<LineReader>> LineReader::open(const std::string& path, uint64_t offset,
                                                      uint64_t lines_before,
                                                      size_t max_line_bytes) {
@@ -39,8 +44,7 @@ Result<std::unique_ptr<LineReader>> LineReader::open(const std::string& path, ui
       return make_error(ErrorCode::kIo, "{} is not a readable file", path);
     }
     reader->seekable_ = S_ISREG(info.st_mode);
-    std::error_code ec;
-    reader->source_id_ = "file:" + std::filesystem::absolute(path, ec).lexically_normal().string();
+    reader->source_id_ = file_source_id(path);
     if (offset > 0 && reader->seekable_) {
       if (static_cast<uint64_t>(info.st_size) < offset) {
         return make_error(ErrorCode::kInvalidArgument,

@@ -23,6 +23,9 @@ struct Line {
   bool too_long = false;   // text is truncated: the line exceeded max_line_bytes
 };
 
+// The checkpoint identity of file `path`: "file:<absolute, normalised path>".
+std::string file_source_id(const std::string& path);
+
 // Buffered reader over a file descriptor; not thread-safe.
 class LineReader {
  public:
