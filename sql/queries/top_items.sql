@@ -1,11 +1,12 @@
 -- top-items: line items of the window's order_placed events (order_items, one row per line);
--- name and category from the item's latest order in the window (greatest (ts, event_id)).
-SELECT item_id, item_name, category, quantity_sum AS quantity, orders AS times_ordered
+-- name and category from the item's latest order in the window (greatest (ts, event_id);
+-- toUInt128 orders UUIDs as their text does, without building a string per row).
+SELECT item_id, latest.1 AS item_name, latest.2 AS category, quantity_sum AS quantity,
+       orders AS times_ordered
 FROM
 (
     SELECT item_id,
-           argMax(item_name, (ts, toString(event_id))) AS item_name,
-           argMax(category, (ts, toString(event_id))) AS category,
+           argMax((item_name, category), (ts, toUInt128(event_id))) AS latest,
            sum(quantity) AS quantity_sum,
            uniqExact(order_id) AS orders
     FROM order_items FINAL

@@ -25,8 +25,8 @@ paid AS
 recent_placements AS
 (
     SELECT order_id,
-           argMin(restaurant_id, (ts, toString(event_id))) AS placed_restaurant,
-           argMin(table_id, (ts, toString(event_id))) AS placed_table,
+           tupleElement(argMin((restaurant_id, table_id), (ts, toUInt128(event_id))), 1) AS placed_restaurant,
+           tupleElement(argMin((restaurant_id, table_id), (ts, toUInt128(event_id))), 2) AS placed_table,
            min(ts) AS placed_ts
     FROM events FINAL
     WHERE event_type = 'order_placed'
@@ -39,8 +39,8 @@ placements AS
     SELECT order_id, placed_restaurant, placed_table, placed_ts FROM recent_placements
     UNION ALL
     SELECT order_id,
-           argMin(restaurant_id, (ts, toString(event_id))) AS placed_restaurant,
-           argMin(table_id, (ts, toString(event_id))) AS placed_table,
+           tupleElement(argMin((restaurant_id, table_id), (ts, toUInt128(event_id))), 1) AS placed_restaurant,
+           tupleElement(argMin((restaurant_id, table_id), (ts, toUInt128(event_id))), 2) AS placed_table,
            min(ts) AS placed_ts
     FROM order_stages FINAL
     WHERE event_type = 'order_placed' AND ts <= {as_of:DateTime64(3, 'UTC')}

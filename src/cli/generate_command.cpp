@@ -63,7 +63,7 @@ struct Flags {
   std::string rename_every = "24h";
   std::string output;
   bool live = false;
-  double rate = 50;
+  std::optional<double> rate;  // live default: 50 events/s
   bool no_rush = false;
 };
 
@@ -95,11 +95,15 @@ void run(Flags& flags) {
     // Real time: event time is the wall clock, restaurants are sized for --rate, and the stream
     // starts mid-service so that every metric has data from the first minute.
     options.start_ms = now_ms();
-    options.target_rate = flags.rate;
+    options.target_rate = flags.rate.value_or(50.0);
     options.rush_hours = false;
     options.warm_start = true;
-  } else if (options.max_events == 0 && options.duration_ms == 0) {
-    options.duration_ms = 12 * 3'600'000LL;  // one service day from the start
+  } else {
+    // Bulk: --rate sizes the restaurants for a denser (or sparser) chain at full service.
+    if (flags.rate) options.target_rate = *flags.rate;
+    if (options.max_events == 0 && options.duration_ms == 0) {
+      options.duration_ms = 12 * 3'600'000LL;  // one service day from the start
+    }
   }
   if (auto problem = generate::check_options(options); !problem.empty()) {
     fmt::print(stderr, "error: {}\n", problem);
@@ -121,7 +125,7 @@ void run(Flags& flags) {
   if (flags.live) {
     generator.restart_clock(now_ms());
     spdlog::info("live: {} restaurants, {} tables, ≈{} events/s{}", options.restaurants,
-                 generator.stats().tables, flags.rate,
+                 generator.stats().tables, options.target_rate,
                  options.max_events > 0 ? fmt::format(", {} events", options.max_events) : "");
   }
   const auto started = std::chrono::steady_clock::now();
@@ -220,8 +224,8 @@ void add_generate_command(CLI::App& app) {
                     "Real time: event time is now, lines paced and flushed one by one");
   command
       ->add_option("--rate", flags->rate,
-                   "Live mode: events per second on average (restaurants get tables to match)")
-      ->capture_default_str()
+                   "Events per second at full service: restaurants get tables to match "
+                   "(live default: 50; bulk default: 12-30 tables per restaurant)")
       ->check(CLI::Range(0.001, 5000.0));
   command->callback([flags] { run(*flags); });
 }
