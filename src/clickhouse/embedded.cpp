@@ -298,10 +298,20 @@ class EmbeddedClient final : public Client {
   // as typed parameter text, never spliced into the statement.
   Status set_params(const QueryParams& params) {
     for (const auto& [name, value] : params) {
-      TP_RETURN_IF_ERROR(run(fmt::format("SET param_{} = {}", name, quote_string(escape_parameter(value))), nullptr));
+      std::string statement =
+          fmt::format("SET param_{} = {}", name, quote_string(escape_parameter(value)));
+      if (statement.size() >= kDefaultMaxQuerySize / 2 && !large_queries_) {
+        // A big value (a batch's ids) is parsed as part of its SET statement: let it through.
+        TP_RETURN_IF_ERROR(run("SET max_query_size = 1073741824", nullptr));
+        large_queries_ = true;
+      }
+      TP_RETURN_IF_ERROR(run(statement, nullptr));
     }
     return {};
   }
+
+  static constexpr size_t kDefaultMaxQuerySize = 262144;  // ClickHouse's max_query_size default
+  bool large_queries_ = false;                             // max_query_size raised on this connection
 
   Status run(std::string_view sql, std::vector<std::string>* rows) {
     AdbcDriver& driver = engine_->driver();
