@@ -555,8 +555,7 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
       TP_RETURN_IF_ERROR(lookup_existing(batch, source_id, to_insert, result));
     }
     lookup_done = Clock::now();
-    std::string rows;
-    rows.reserve(to_insert.size() * 256);
+    EventBlock block;
     for (const PendingEvent* pending : to_insert) {
       const Event& event = pending->decoded.event;
       auto known = max_ts_updates.find(event.restaurant_id);
@@ -573,14 +572,15 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
       result.total_mismatch += pending->decoded.total_mismatch;
       min_ts = std::min(min_ts, event.ts_ms);
       max_ts = std::max(max_ts, event.ts_ms);
-      append_event_row(rows, event, pending->decoded.content_hash, {source_id, pending->offset});
+      block.add(event, pending->decoded.content_hash, {source_id, pending->offset});
     }
     result.inserted += to_insert.size();
-    if (rows.empty()) return Status();
+    if (block.rows() == 0) return Status();
     // Over HTTP an insert can time out and still land later: the token makes the server
     // drop such a repeat. In-process the outcome is never in doubt, and the lookup above
     // already covers a partial landing, so the embedded engine skips the token's cost.
-    return timed_insert(fmt::format("events {}", event_row_columns()), kEventRowFormat, rows,
+    return timed_insert(fmt::format("events {}", event_row_columns()), kEventBlockFormat,
+                        block.finish(),
                         use_insert_tokens_ ? "events:" + token : std::string());
   });
   TP_RETURN_IF_ERROR(status);

@@ -47,7 +47,7 @@ std::string_view event_row_columns() {
 
 namespace {
 
-// Fixed-width integers are little-endian in RowBinary, as on this machine.
+// Fixed-width integers are little-endian in Native, as on this machine.
 template <typename T>
 void put(std::string& out, T value) {
   static_assert(std::is_integral_v<T> || std::is_floating_point_v<T>);
@@ -90,39 +90,88 @@ void put_uuid(std::string& out, std::string_view text) {
 
 }  // namespace
 
-void append_event_row(std::string& out, const Event& event, uint64_t content_hash,
-                      const RowOrigin& origin) {
-  put_uuid(out, event.event_id);
-  put(out, static_cast<int8_t>(event.type));  // Enum8 values are the EventType values
-  put(out, event.ts_ms);                      // DateTime64(3): milliseconds
-  put_string(out, event.restaurant_id);
-  put_string(out, event.restaurant_name);
-  put_string(out, event.table_id);
-  put_string(out, event.order_id);
-  put_string(out, event.server_id);
-  put(out, event.party_size);
-  put_varint(out, event.items.size());
+void EventBlock::add(const Event& event, uint64_t content_hash, const RowOrigin& origin) {
+  put_uuid(columns_[kEventId], event.event_id);
+  put(columns_[kEventType], static_cast<int8_t>(event.type));  // Enum8 values = EventType's
+  put(columns_[kTs], event.ts_ms);                             // DateTime64(3): milliseconds
+  put_string(columns_[kRestaurantId], event.restaurant_id);
+  put_string(columns_[kRestaurantName], event.restaurant_name);
+  put_string(columns_[kTableId], event.table_id);
+  put_string(columns_[kOrderId], event.order_id);
+  put_string(columns_[kServerId], event.server_id);
+  put(columns_[kPartySize], event.party_size);
   for (const auto& item : event.items) {
-    put_string(out, item.item_id);
-    put_string(out, item.item_name);
-    put_string(out, item.category);
-    put(out, item.quantity);
-    put(out, item.unit_price_cents);  // Decimal(12, 2): an Int64 of cents
+    put_string(columns_[kItemId], item.item_id);
+    put_string(columns_[kItemName], item.item_name);
+    put_string(columns_[kItemCategory], item.category);
+    put(columns_[kItemQuantity], item.quantity);
+    put(columns_[kItemPrice], item.unit_price_cents);  // Decimal(12, 2): an Int64 of cents
   }
-  put(out, event.subtotal_cents);
-  put(out, event.tax_cents);
-  put(out, event.tip_cents);
-  put(out, event.total_cents);
-  put_string(out, event.payment_method);
-  if (event.kitchen_time_minutes) {  // Nullable: a null flag, then the value when not null
-    put(out, uint8_t{0});
-    put(out, *event.kitchen_time_minutes);
-  } else {
-    put(out, uint8_t{1});
+  items_ += event.items.size();
+  put(columns_[kItemsOffsets], items_);  // an array column is its end offsets, then its items
+  put(columns_[kSubtotal], event.subtotal_cents);
+  put(columns_[kTax], event.tax_cents);
+  put(columns_[kTip], event.tip_cents);
+  put(columns_[kTotal], event.total_cents);
+  put_string(columns_[kPaymentMethod], event.payment_method);
+  // Nullable: a null map, then a value for every row (0 under a null).
+  put(columns_[kKitchenNull], static_cast<uint8_t>(event.kitchen_time_minutes ? 0 : 1));
+  put(columns_[kKitchen], event.kitchen_time_minutes.value_or(0.0));
+  put(columns_[kContentHash], content_hash);
+  put_string(columns_[kSourceId], origin.source_id);
+  put(columns_[kSourceOffset], origin.offset);
+  ++rows_;
+}
+
+std::string EventBlock::finish() {
+  // Strings are sent as String, which the engine converts to the LowCardinality columns.
+  struct Header {
+    std::string_view name, type;
+    std::initializer_list<Column> data;
+  };
+  static const Header kHeaders[] = {
+      {"event_id", "UUID", {kEventId}},
+      {"event_type",
+       "Enum8('table_seated' = 1, 'order_placed' = 2, 'order_completed' = 3, 'payment' = 4)",
+       {kEventType}},
+      {"ts", "DateTime64(3, 'UTC')", {kTs}},
+      {"restaurant_id", "String", {kRestaurantId}},
+      {"restaurant_name", "String", {kRestaurantName}},
+      {"table_id", "String", {kTableId}},
+      {"order_id", "String", {kOrderId}},
+      {"server_id", "String", {kServerId}},
+      {"party_size", "UInt16", {kPartySize}},
+      {"items",
+       "Array(Tuple(item_id String, item_name String, category String, quantity UInt32, "
+       "unit_price Decimal(12, 2)))",
+       {kItemsOffsets, kItemId, kItemName, kItemCategory, kItemQuantity, kItemPrice}},
+      {"subtotal", "Decimal(12, 2)", {kSubtotal}},
+      {"tax", "Decimal(12, 2)", {kTax}},
+      {"tip", "Decimal(12, 2)", {kTip}},
+      {"total_amount", "Decimal(12, 2)", {kTotal}},
+      {"payment_method", "String", {kPaymentMethod}},
+      {"kitchen_time_minutes", "Nullable(Float64)", {kKitchenNull, kKitchen}},
+      {"content_hash", "UInt64", {kContentHash}},
+      {"source_id", "String", {kSourceId}},
+      {"source_offset", "UInt64", {kSourceOffset}},
+  };
+  size_t size = 16;
+  for (const auto& column : columns_) size += column.size();
+  std::string out;
+  out.reserve(size + 1024);
+  put_varint(out, std::size(kHeaders));
+  put_varint(out, rows_);
+  for (const auto& header : kHeaders) {
+    put_string(out, header.name);
+    put_string(out, header.type);
+    for (Column column : header.data) {
+      out += columns_[column];
+      columns_[column].clear();
+    }
   }
-  put(out, content_hash);
-  put_string(out, origin.source_id);
-  put(out, origin.offset);
+  rows_ = 0;
+  items_ = 0;
+  return out;
 }
 
 }  // namespace tp::ingest

