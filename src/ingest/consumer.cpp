@@ -48,6 +48,9 @@ struct PendingReject {
   uint64_t line_number = 0;
 };
 
+// Rows already in the database for some of a batch's ids, by id.
+using StoredRows = std::unordered_map<IdKey, nlohmann::json, IdKeyHash>;
+
 // What one batch read; committed as a whole or not at all.
 struct Batch {
   uint64_t start_offset = 0;
@@ -62,6 +65,8 @@ struct Batch {
   uint64_t duplicates = 0;  // recognised in memory before the database lookup
   uint64_t conflicting = 0;
   std::map<std::string, uint64_t> reasons;
+  // The lookup the reader ran while the previous batch was being inserted (first attempt).
+  std::optional<StoredRows> prefetched;
 
   bool empty() const { return lines == 0 && blank == 0; }
 };
@@ -173,8 +178,11 @@ class Consumer::Impl {
   Status consume_source(const std::string& path);
   void add_line(const source::Line& line, Batch& batch);
   Status commit(Batch& batch, const std::string& source_id);
-  Status lookup_existing(Batch& batch, const std::string& source_id,
-                         std::vector<const PendingEvent*>& to_insert, BatchResult& result);
+  // The rows the database already holds for the batch's ids (within its time range).
+  Result<StoredRows> find_stored(clickhouse::Client& client, const Batch& batch);
+  // Splits the batch into rows to insert and duplicates, given what is stored.
+  void classify(const Batch& batch, const StoredRows& stored, const std::string& source_id,
+                std::vector<const PendingEvent*>& to_insert, BatchResult& result);
   // Runs `attempt_once` until it succeeds, fails for good, or the retries run out (backoff
   // doubles from --retry-backoff, capped at 10 s); only transient failures are retried.
   Status with_retries(std::string_view what, const std::function<Status()>& attempt_once);
@@ -297,10 +305,18 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   batch.end_line = lines_before;
   Status failure;
   start_committer(source_id);
+  // The reader looks the batch's ids up on its own connection while the committer is still
+  // inserting the previous batch; if that fails, the committer looks again (with retries).
+  // Ids of the previous batch cannot be among them: the in-run map already turned those away.
+  auto prefetch = [&]() {
+    auto stored = find_stored(*reader_client_, batch);
+    if (stored.ok()) batch.prefetched = std::move(stored.value());
+  };
   auto hand_over = [&]() {
     Batch next;
     next.start_offset = next.end_offset = batch.end_offset;
     next.end_line = batch.end_line;
+    prefetch();
     failure = submit(std::move(batch));
     batch = std::move(next);
   };
@@ -329,7 +345,10 @@ Status Consumer::Impl::consume_source(const std::string& path) {
       flush_if_due();  // a stream: bound the delay; a file read to its end fills whole batches
     }
   }
-  if (failure.ok() && !batch.empty()) failure = submit(std::move(batch));
+  if (failure.ok() && !batch.empty()) {
+    prefetch();
+    failure = submit(std::move(batch));
+  }
   Status finished = finish_committer();
   if (!failure.ok()) return failure;
   return finished;
@@ -425,12 +444,12 @@ void Consumer::Impl::add_line(const source::Line& line, Batch& batch) {
   batch.events.push_back({std::move(decoded), key, line.offset});
 }
 
-Status Consumer::Impl::lookup_existing(Batch& batch, const std::string& source_id,
-                                       std::vector<const PendingEvent*>& to_insert,
-                                       BatchResult& result) {
+Result<StoredRows> Consumer::Impl::find_stored(clickhouse::Client& client, const Batch& batch) {
   // Earlier runs (or other consumers) may have stored some of these ids. Redeliveries carry
   // the same timestamp, so the search is bounded to the batch's own event-time range plus a
   // margin for conflicting copies whose timestamps differ.
+  StoredRows stored;
+  if (batch.events.empty()) return stored;
   std::vector<const PendingEvent*> candidates;
   int64_t lo = INT64_MAX, hi = INT64_MIN;
   for (const auto& pending : batch.events) {
@@ -438,13 +457,12 @@ Status Consumer::Impl::lookup_existing(Batch& batch, const std::string& source_i
     lo = std::min(lo, pending.decoded.event.ts_ms);
     hi = std::max(hi, pending.decoded.event.ts_ms);
   }
-  std::unordered_map<IdKey, nlohmann::json, IdKeyHash> existing;
   // Each query scans the whole time range, so in-process (no URL to keep short) one query
   // takes every id of the batch.
   const size_t chunk = factory_.embedded() ? candidates.size() : kHttpLookupChunk;
   for (size_t from = 0; from < candidates.size(); from += chunk) {
     size_t to = std::min(candidates.size(), from + chunk);
-    auto rows = client_->query_json_rows(
+    auto rows = client.query_json_rows(
         "SELECT toString(event_id) AS id, content_hash, source_id, source_offset FROM events "
         "WHERE ts >= {lo:DateTime64(3, 'UTC')} AND ts <= {hi:DateTime64(3, 'UTC')} "
         "AND event_id IN {ids:Array(UUID)}",
@@ -454,28 +472,33 @@ Status Consumer::Impl::lookup_existing(Batch& batch, const std::string& source_i
     if (!rows.ok()) return rows.error();
     for (const auto& row : rows.value()) {
       auto json = nlohmann::json::parse(row);
-      existing.emplace(id_key(json["id"].get<std::string>()), std::move(json));
+      stored.emplace(id_key(json["id"].get<std::string>()), std::move(json));
     }
   }
-  for (const PendingEvent* pending : candidates) {
-    auto it = existing.find(pending->key);
-    if (it == existing.end()) {
-      to_insert.push_back(pending);
+  return stored;
+}
+
+void Consumer::Impl::classify(const Batch& batch, const StoredRows& stored,
+                              const std::string& source_id,
+                              std::vector<const PendingEvent*>& to_insert, BatchResult& result) {
+  for (const PendingEvent& pending : batch.events) {
+    auto it = stored.find(pending.key);
+    if (it == stored.end()) {
+      to_insert.push_back(&pending);
       continue;
     }
     const auto& row = it->second;
-    if (row["source_id"] == source_id && row["source_offset"] == pending->offset &&
-        pending->offset >= committed_end_) {
+    if (row["source_id"] == source_id && row["source_offset"] == pending.offset &&
+        pending.offset >= committed_end_) {
       // Stored by a run of ours that was killed before its checkpoint, possibly before the
       // materialized views stored their rows: insert it again. The copy has the same sorting
       // key in every table, so ReplacingMergeTree and FINAL collapse it; counted once.
-      to_insert.push_back(pending);
+      to_insert.push_back(&pending);
       continue;
     }
     ++result.duplicates;
-    if (row["content_hash"].get<uint64_t>() != pending->decoded.content_hash) ++result.conflicting;
+    if (row["content_hash"].get<uint64_t>() != pending.decoded.content_hash) ++result.conflicting;
   }
-  return {};
 }
 
 Status Consumer::Impl::with_retries(std::string_view what,
@@ -551,9 +574,13 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
     min_ts = INT64_MAX;
     max_ts = 0;
     std::vector<const PendingEvent*> to_insert;
-    if (!batch.events.empty()) {
-      TP_RETURN_IF_ERROR(lookup_existing(batch, source_id, to_insert, result));
+    if (!batch.prefetched) {
+      auto stored = find_stored(*client_, batch);
+      if (!stored.ok()) return stored.error();
+      batch.prefetched = std::move(stored.value());
     }
+    classify(batch, *batch.prefetched, source_id, to_insert, result);
+    batch.prefetched.reset();  // a retry looks again: a failed attempt may have stored rows
     lookup_done = Clock::now();
     EventBlock block;
     for (const PendingEvent* pending : to_insert) {
