@@ -39,12 +39,6 @@ void append_json_string(std::string& out, std::string_view value) {
   out.push_back('"');
 }
 
-std::string_view event_row_columns() {
-  return "(event_id, event_type, ts, restaurant_id, restaurant_name, table_id, order_id, "
-         "server_id, party_size, items, subtotal, tax, tip, total_amount, payment_method, "
-         "kitchen_time_minutes, content_hash, source_id, source_offset)";
-}
-
 namespace {
 
 // Fixed-width integers are little-endian in Native, as on this machine.
@@ -90,6 +84,50 @@ void put_uuid(std::string& out, std::string_view text) {
 
 }  // namespace
 
+std::span<const EventBlock::ColumnSpec> EventBlock::event_block_columns() {
+  // Strings are sent as String, which the engine converts to the LowCardinality columns.
+  // An array, not a vector: aggregate initialisation keeps each initializer_list's data alive.
+  static const ColumnSpec kColumns[] = {
+      {"event_id", "UUID", {kEventId}},
+      {"event_type",
+       "Enum8('table_seated' = 1, 'order_placed' = 2, 'order_completed' = 3, 'payment' = 4)",
+       {kEventType}},
+      {"ts", "DateTime64(3, 'UTC')", {kTs}},
+      {"restaurant_id", "String", {kRestaurantId}},
+      {"restaurant_name", "String", {kRestaurantName}},
+      {"table_id", "String", {kTableId}},
+      {"order_id", "String", {kOrderId}},
+      {"server_id", "String", {kServerId}},
+      {"party_size", "UInt16", {kPartySize}},
+      {"items",
+       "Array(Tuple(item_id String, item_name String, category String, quantity UInt32, "
+       "unit_price Decimal(12, 2)))",
+       {kItemsOffsets, kItemId, kItemName, kItemCategory, kItemQuantity, kItemPrice}},
+      {"subtotal", "Decimal(12, 2)", {kSubtotal}},
+      {"tax", "Decimal(12, 2)", {kTax}},
+      {"tip", "Decimal(12, 2)", {kTip}},
+      {"total_amount", "Decimal(12, 2)", {kTotal}},
+      {"payment_method", "String", {kPaymentMethod}},
+      {"kitchen_time_minutes", "Nullable(Float64)", {kKitchenNull, kKitchen}},
+      {"content_hash", "UInt64", {kContentHash}},
+      {"source_id", "String", {kSourceId}},
+      {"source_offset", "UInt64", {kSourceOffset}},
+  };
+  return kColumns;
+}
+
+std::string_view event_row_columns() {
+  static const std::string kList = [] {
+    std::string list = "(";
+    for (const auto& column : EventBlock::event_block_columns()) {
+      if (list.size() > 1) list += ", ";
+      list += column.name;
+    }
+    return list + ")";
+  }();
+  return kList;
+}
+
 void EventBlock::add(const Event& event, uint64_t content_hash, const RowOrigin& origin) {
   put_uuid(columns_[kEventId], event.event_id);
   put(columns_[kEventType], static_cast<int8_t>(event.type));  // Enum8 values = EventType's
@@ -124,44 +162,13 @@ void EventBlock::add(const Event& event, uint64_t content_hash, const RowOrigin&
 }
 
 std::string EventBlock::finish() {
-  // Strings are sent as String, which the engine converts to the LowCardinality columns.
-  struct Header {
-    std::string_view name, type;
-    std::initializer_list<Column> data;
-  };
-  static const Header kHeaders[] = {
-      {"event_id", "UUID", {kEventId}},
-      {"event_type",
-       "Enum8('table_seated' = 1, 'order_placed' = 2, 'order_completed' = 3, 'payment' = 4)",
-       {kEventType}},
-      {"ts", "DateTime64(3, 'UTC')", {kTs}},
-      {"restaurant_id", "String", {kRestaurantId}},
-      {"restaurant_name", "String", {kRestaurantName}},
-      {"table_id", "String", {kTableId}},
-      {"order_id", "String", {kOrderId}},
-      {"server_id", "String", {kServerId}},
-      {"party_size", "UInt16", {kPartySize}},
-      {"items",
-       "Array(Tuple(item_id String, item_name String, category String, quantity UInt32, "
-       "unit_price Decimal(12, 2)))",
-       {kItemsOffsets, kItemId, kItemName, kItemCategory, kItemQuantity, kItemPrice}},
-      {"subtotal", "Decimal(12, 2)", {kSubtotal}},
-      {"tax", "Decimal(12, 2)", {kTax}},
-      {"tip", "Decimal(12, 2)", {kTip}},
-      {"total_amount", "Decimal(12, 2)", {kTotal}},
-      {"payment_method", "String", {kPaymentMethod}},
-      {"kitchen_time_minutes", "Nullable(Float64)", {kKitchenNull, kKitchen}},
-      {"content_hash", "UInt64", {kContentHash}},
-      {"source_id", "String", {kSourceId}},
-      {"source_offset", "UInt64", {kSourceOffset}},
-  };
   size_t size = 16;
   for (const auto& column : columns_) size += column.size();
   std::string out;
   out.reserve(size + 1024);
-  put_varint(out, std::size(kHeaders));
+  put_varint(out, event_block_columns().size());
   put_varint(out, rows_);
-  for (const auto& header : kHeaders) {
+  for (const auto& header : event_block_columns()) {
     put_string(out, header.name);
     put_string(out, header.type);
     for (Column column : header.data) {

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <span>
 #include <string_view>
 
 #include "decode/event.h"
@@ -30,6 +31,7 @@ class EventBlock {
   std::string finish();
 
  private:
+  friend std::string_view event_row_columns();
   // One buffer per column of event_row_columns(), plus the items' nested columns.
   enum Column : size_t {
     kEventId, kEventType, kTs, kRestaurantId, kRestaurantName, kTableId, kOrderId, kServerId,
@@ -37,6 +39,14 @@ class EventBlock {
     kSubtotal, kTax, kTip, kTotal, kPaymentMethod, kKitchenNull, kKitchen, kContentHash,
     kSourceId, kSourceOffset, kColumnCount
   };
+  // A column of the block as the engine is told it: name, type, and the buffers of its data.
+  struct ColumnSpec {
+    std::string_view name, type;
+    std::initializer_list<Column> data;
+  };
+  // The block's columns, in insert order: the one list event_row_columns() is made from.
+  static std::span<const ColumnSpec> event_block_columns();
+
   std::array<std::string, kColumnCount> columns_;
   size_t rows_ = 0;
   uint64_t items_ = 0;
