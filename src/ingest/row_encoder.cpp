@@ -5,8 +5,6 @@
 #include <cstring>
 #include <type_traits>
 
-#include "common/time.h"
-
 namespace tp::ingest {
 
 void append_json_string(std::string& out, std::string_view value) {

@@ -4,6 +4,7 @@
 // JSONEachRow 9.0 s, RowBinary 6.3 s, Native 3.8 s.
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <span>
 #include <string_view>
