@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   tp::cli::add_query_command(app);
   tp::cli::add_serve_command(app);
   tp::cli::add_sql_command(app);
+  tp::cli::add_rematch_command(app);
   int status = 0;
   try {
     app.parse(argc, argv);

@@ -3,6 +3,8 @@
 // A failing command throws CLI::RuntimeError(exit status) after printing its error.
 #include <CLI/CLI.hpp>
 
+#include "clickhouse/schema.h"
+
 namespace tp::cli {
 
 void add_migrate_command(CLI::App& app);   // apply schema migrations
@@ -12,5 +14,11 @@ void add_ingest_command(CLI::App& app);    // the consumer
 void add_query_command(CLI::App& app);     // dashboard metrics on the command line
 void add_serve_command(CLI::App& app);     // consumer + API + live page in one process
 void add_sql_command(CLI::App& app);       // run SQL (operators, benchmarks)
+void add_rematch_command(CLI::App& app);   // rebuild the stored matches from stored events
+
+// Applies the migrations; when one adds the match table to a database that already holds
+// events, fills it from them (progress on stderr). Every command that migrates uses this.
+Result<clickhouse::MigrateReport> migrate_and_backfill(clickhouse::Client& client,
+                                                       const clickhouse::SchemaOptions& options);
 
 }  // namespace tp::cli

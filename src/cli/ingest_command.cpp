@@ -68,7 +68,7 @@ void add_ingest_command(CLI::App& app) {
     {
       auto client = factory.value()->connect();
       if (!client.ok()) fail(client.error());
-      auto migrated = clickhouse::migrate(*client.value(), {});
+      auto migrated = migrate_and_backfill(*client.value(), {});
       if (!migrated.ok()) fail(migrated.error());
     }
     ingest::Consumer consumer(*factory.value(), options);

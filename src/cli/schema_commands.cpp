@@ -1,11 +1,49 @@
-// `tablepulse migrate` and `tablepulse schema`.
+// `tablepulse migrate`, `tablepulse schema` and `tablepulse rematch`.
+#include <algorithm>
+
 #include <fmt/core.h>
 
 #include "cli/commands.h"
 #include "cli/connection.h"
 #include "clickhouse/schema.h"
+#include "common/time.h"
+#include "ingest/matcher.h"
 
 namespace tp::cli {
+namespace {
+
+constexpr std::string_view kMatchesMigration = "0004_event_matches";
+constexpr uint64_t kDefaultChunkEvents = 2'000'000;  // per rematch statement pair: a few seconds
+
+// Rebuilds the matches with a progress line on stderr; returns how many events were covered.
+Result<uint64_t> rematch_with_progress(clickhouse::Client& client, std::optional<int64_t> from_ms,
+                                       std::optional<int64_t> to_ms, uint64_t chunk_events) {
+  uint64_t events = 0;
+  Status status = ingest::rematch(client, from_ms, to_ms, chunk_events,
+                                  [&events](const ingest::RematchProgress& progress) {
+                                    events = progress.events_done;
+                                    fmt::print(stderr, "matches: {} of {} events, up to {}\n",
+                                               progress.events_done, progress.events_total,
+                                               format_iso_ms(progress.reached_ms));
+                                  });
+  if (!status.ok()) return status.error();
+  return events;
+}
+
+}  // namespace
+
+Result<clickhouse::MigrateReport> migrate_and_backfill(clickhouse::Client& client,
+                                                       const clickhouse::SchemaOptions& options) {
+  auto report = clickhouse::migrate(client, options);
+  if (!report.ok()) return report;
+  const auto& applied = report->applied;
+  if (std::find(applied.begin(), applied.end(), kMatchesMigration) != applied.end() &&
+      std::find(applied.begin(), applied.end(), "0001_events") == applied.end()) {
+    auto rematched = rematch_with_progress(client, std::nullopt, std::nullopt, kDefaultChunkEvents);
+    if (!rematched.ok()) return rematched.error();
+  }
+  return report;
+}
 
 void add_migrate_command(CLI::App& app) {
   struct Flags {
@@ -27,7 +65,7 @@ void add_migrate_command(CLI::App& app) {
     if (!factory.ok()) fail(factory.error());
     auto client = factory.value()->connect();
     if (!client.ok()) fail(client.error());
-    auto report = clickhouse::migrate(*client.value(), flags->schema);
+    auto report = migrate_and_backfill(*client.value(), flags->schema);
     if (!report.ok()) fail(report.error());
     for (const auto& name : report->applied) fmt::print("applied {}\n", name);
     if (report->applied.empty()) {
@@ -62,6 +100,44 @@ void add_schema_command(CLI::App& app) {
         fmt::print("{};\n\n", statement);
       }
     }
+  });
+}
+
+void add_rematch_command(CLI::App& app) {
+  struct Flags {
+    ConnectionFlags connection;
+    std::string from, to;
+    uint64_t chunk_events = kDefaultChunkEvents;
+  };
+  auto flags = std::make_shared<Flags>();
+  auto* command = app.add_subcommand(
+      "rematch",
+      "Rebuild the matches wait-times and turnover read, from the stored events (for events "
+      "inserted without `tablepulse ingest`)");
+  add_connection_flags(command, flags->connection);
+  command->add_option("--from", flags->from, "First event time (RFC 3339); default: all history");
+  command->add_option("--to", flags->to, "Last event time (RFC 3339); default: all history");
+  command->add_option("--chunk-events", flags->chunk_events, "Events per step (whole hours)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  command->callback([flags] {
+    auto instant = [](const std::string& text, const char* flag) -> std::optional<int64_t> {
+      if (text.empty()) return std::nullopt;
+      auto ms = parse_rfc3339_ms(text);
+      if (!ms) fail(make_error(ErrorCode::kInvalidArgument, "{}: not an RFC 3339 instant: {}", flag, text));
+      return ms;
+    };
+    auto from_ms = instant(flags->from, "--from");
+    auto to_ms = instant(flags->to, "--to");
+    auto factory = open_connection(flags->connection);
+    if (!factory.ok()) fail(factory.error());
+    auto client = factory.value()->connect();
+    if (!client.ok()) fail(client.error());
+    auto report = migrate_and_backfill(*client.value(), {});
+    if (!report.ok()) fail(report.error());
+    auto events = rematch_with_progress(*client.value(), from_ms, to_ms, flags->chunk_events);
+    if (!events.ok()) fail(events.error());
+    fmt::print("rebuilt the matches of {} events\n", events.value());
   });
 }
 

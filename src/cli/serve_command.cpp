@@ -79,7 +79,7 @@ void serve(const ServeFlags& flags) {
   if (flags.migrate) {
     auto client = factory.value()->connect();
     if (!client.ok()) fail(client.error());
-    auto report = clickhouse::migrate(*client.value(), {});
+    auto report = migrate_and_backfill(*client.value(), {});
     if (!report.ok()) fail(report.error());
     for (const auto& name : report->applied) spdlog::info("applied migration {}", name);
   }

@@ -20,6 +20,7 @@
 #include "clickhouse/client.h"
 #include "common/time.h"
 #include "decode/decoder.h"
+#include "ingest/matcher.h"
 #include "ingest/recent_ids.h"
 #include "ingest/row_encoder.h"
 #include "source/line_reader.h"
@@ -33,6 +34,8 @@ constexpr int64_t kLateThresholdMs = 60'000;    // the spec's "more than 60 s la
 constexpr size_t kHttpLookupChunk = 5000;       // ids per lookup over HTTP (keeps URLs short)
 constexpr size_t kEmbeddedLookupChunk = 25000;  // in-process: past ~50k ids the engine's parse
                                                 // of the id array turns superlinear (measured)
+constexpr int64_t kMatchRangeGapMs = 600'000;    // a batch's events further apart than this
+constexpr size_t kMaxMatchRanges = 8;            // … are refreshed as separate ranges, up to 8
 constexpr double kLatencyBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 
 // A valid, new-to-this-run event waiting in a batch.
@@ -615,6 +618,17 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
   TP_RETURN_IF_ERROR(status);
   for (const auto& [restaurant, ts] : max_ts_updates) max_ts_by_restaurant_[restaurant] = ts;
   auto insert_done = Clock::now();
+
+  // The matches wait-times and turnover read, for the batch and for what it completes. The
+  // batch's duplicates count too: the run that stored them may have died before this step.
+  // Before the checkpoint, so a crash here replays the batch and refreshes again.
+  std::vector<int64_t> instants;
+  instants.reserve(batch.events.size());
+  for (const PendingEvent& pending : batch.events) instants.push_back(pending.decoded.event.ts_ms);
+  const auto ranges = cover_instants(std::move(instants), kMatchRangeGapMs, kMaxMatchRanges);
+  TP_RETURN_IF_ERROR(with_retries(fmt::format("matches of {} byte {}", source_id, batch.start_offset),
+                                  [&] { return refresh_matches(*client_, ranges, true); }));
+  auto matches_done = Clock::now();
   TP_RETURN_IF_ERROR(write_dead_letters(batch, source_id));
 
   // The batch row is the checkpoint: written last, so a crash before it replays the batch.
@@ -643,9 +657,11 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
   }));
 
   auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
-  spdlog::debug("batch of {} lines: lookup {:.0f} ms, encode+insert {:.0f} ms, checkpoint {:.0f} ms",
-                batch.lines, ms(phase_start, lookup_done), ms(lookup_done, insert_done),
-                ms(insert_done, Clock::now()));
+  spdlog::debug(
+      "batch of {} lines: lookup {:.0f} ms, encode+insert {:.0f} ms, matches {:.0f} ms, "
+      "checkpoint {:.0f} ms",
+      batch.lines, ms(phase_start, lookup_done), ms(lookup_done, insert_done),
+      ms(insert_done, matches_done), ms(matches_done, Clock::now()));
   summary_.lines += batch.lines;
   summary_.blank += batch.blank;
   summary_.inserted += result.inserted;

@@ -9,7 +9,6 @@ namespace tp::query {
 namespace {
 
 constexpr int kDefaultLimit = 10;
-constexpr int64_t kRecentMs = 2 * 3'600'000;  // seat/order matches first sought this far back
 
 // The SQL of a file in sql/queries/, with the shared {{names}} CTE spliced in (file
 // composition; every input still arrives as a query parameter).
@@ -97,11 +96,6 @@ Result<MetricQuery> build_metric_query(const MetricRequest& request) {
     query.params = {{"as_of", format_clickhouse_ms(request.as_of_ms)},
                     {"window_start", format_clickhouse_ms(request.as_of_ms - window)},
                     {"restaurant_id", request.restaurant_id.value_or("")}};
-    if (request.metric == Metric::kWaitTimes || request.metric == Metric::kTurnover) {
-      // Matches are looked for here first; older ones are found by key (see the SQL).
-      query.params.emplace_back("recent_start",
-                                format_clickhouse_ms(request.as_of_ms - window - kRecentMs));
-    }
     if (request.metric == Metric::kTopItems) {
       query.params.emplace_back("limit", std::to_string(limit));
     }

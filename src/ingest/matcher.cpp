@@ -1,0 +1,123 @@
+#include "ingest/matcher.h"
+
+#include <algorithm>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/resources.h"
+#include "common/time.h"
+
+namespace tp::ingest {
+namespace {
+
+constexpr int64_t kOpenEndMs = 10'413'791'999'999;  // 2299-12-31 23:59:59.999, DateTime64's last
+
+// The SQL of a file in sql/matches/ with {{ranges}} written out as an OR of `ts BETWEEN`
+// over numbered parameters (the ranges' count shapes the SQL; their values stay parameters).
+Result<std::string> load_match_sql(std::string_view file, size_t range_count) {
+  auto text = find_resource(fmt::format("sql/matches/{}.sql", file));
+  if (!text) return make_error(ErrorCode::kInternal, "no embedded SQL file sql/matches/{}.sql", file);
+  std::string condition;
+  for (size_t i = 0; i < range_count; ++i) {
+    if (i > 0) condition += " OR ";
+    condition += fmt::format(
+        "ts BETWEEN {{range_first_{0}:DateTime64(3, 'UTC')}} AND {{range_last_{0}:DateTime64(3, 'UTC')}}",
+        i);
+  }
+  std::string sql(*text);
+  const std::string placeholder = "{{ranges}}";
+  for (size_t at = sql.find(placeholder); at != std::string::npos;
+       at = sql.find(placeholder, at + condition.size())) {
+    sql.replace(at, placeholder.size(), condition);
+  }
+  return sql;
+}
+
+}  // namespace
+
+std::vector<TimeRange> cover_instants(std::vector<int64_t> ts_ms, int64_t max_gap_ms,
+                                      size_t max_ranges) {
+  std::vector<TimeRange> ranges;
+  if (ts_ms.empty()) return ranges;
+  std::sort(ts_ms.begin(), ts_ms.end());
+  for (int64_t ts : ts_ms) {
+    if (!ranges.empty() && ts - ranges.back().last_ms < max_gap_ms) {
+      ranges.back().last_ms = ts;
+    } else {
+      ranges.push_back({ts, ts});
+    }
+  }
+  while (ranges.size() > std::max<size_t>(1, max_ranges)) {
+    size_t closest = 0;
+    for (size_t i = 1; i + 1 < ranges.size(); ++i) {
+      if (ranges[i + 1].first_ms - ranges[i].last_ms <
+          ranges[closest + 1].first_ms - ranges[closest].last_ms) {
+        closest = i;
+      }
+    }
+    ranges[closest].last_ms = ranges[closest + 1].last_ms;
+    ranges.erase(ranges.begin() + static_cast<std::ptrdiff_t>(closest) + 1);
+  }
+  return ranges;
+}
+
+Status refresh_matches(clickhouse::Client& client, const std::vector<TimeRange>& ranges,
+                       bool open_ended) {
+  if (ranges.empty()) return {};
+  clickhouse::QueryParams params;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    params.emplace_back(fmt::format("range_first_{}", i), format_clickhouse_ms(ranges[i].first_ms));
+    params.emplace_back(fmt::format("range_last_{}", i), format_clickhouse_ms(ranges[i].last_ms));
+  }
+  params.emplace_back("scan_start", format_clickhouse_ms(ranges.front().first_ms));
+  params.emplace_back("scan_end",
+                      format_clickhouse_ms(open_ended ? kOpenEndMs : ranges.back().last_ms));
+  // Seatings first: the order candidates read the placements' seatings they store.
+  for (std::string_view file : {"seat_candidates", "order_candidates"}) {
+    auto sql = load_match_sql(file, ranges.size());
+    if (!sql.ok()) return sql.error();
+    TP_RETURN_IF_ERROR(client.execute(sql.value(), params));
+  }
+  return {};
+}
+
+Status rematch(clickhouse::Client& client, std::optional<int64_t> from_ms,
+               std::optional<int64_t> to_ms, uint64_t chunk_events,
+               const std::function<void(const RematchProgress&)>& on_progress) {
+  auto rows = client.query_json_rows(
+      "SELECT toInt64(toUnixTimestamp(toStartOfHour(ts))) * 1000 AS hour_ms, count() AS events "
+      "FROM events WHERE ts >= {from:DateTime64(3, 'UTC')} AND ts <= {to:DateTime64(3, 'UTC')} "
+      "GROUP BY hour_ms ORDER BY hour_ms",
+      {{"from", format_clickhouse_ms(from_ms.value_or(-2'208'988'800'000))},
+       {"to", format_clickhouse_ms(to_ms.value_or(kOpenEndMs))}});
+  if (!rows.ok()) return rows.error();
+  std::vector<std::pair<int64_t, uint64_t>> hours;
+  RematchProgress progress;
+  for (const auto& row : rows.value()) {
+    auto json = nlohmann::json::parse(row);
+    hours.emplace_back(json["hour_ms"].get<int64_t>(), json["events"].get<uint64_t>());
+    progress.events_total += hours.back().second;
+  }
+  constexpr int64_t kHourMs = 3'600'000;
+  for (size_t i = 0; i < hours.size();) {
+    // Whole hours until the chunk holds about chunk_events (at least one hour).
+    size_t end = i;
+    uint64_t events = 0;
+    while (end < hours.size() && (end == i || events + hours[end].second <= chunk_events)) {
+      events += hours[end].second;
+      ++end;
+    }
+    TimeRange range{std::max(hours[i].first, from_ms.value_or(INT64_MIN)),
+                    std::min(hours[end - 1].first + kHourMs - 1, to_ms.value_or(INT64_MAX))};
+    TP_RETURN_IF_ERROR(refresh_matches(client, {range}, false));
+    progress.events_done += events;
+    progress.reached_ms = range.last_ms;
+    if (on_progress) on_progress(progress);
+    i = end;
+  }
+  return {};
+}
+
+}  // namespace tp::ingest
