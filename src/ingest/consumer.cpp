@@ -145,6 +145,97 @@ std::string base64(std::string_view data) {
   return out;
 }
 
+// A batch whose events are stored, on its way to its match step and checkpoint.
+struct InsertedBatch {
+  Batch batch;                     // its events already dropped: only counters and rejects left
+  BatchResult result;
+  std::vector<TimeRange> ranges;   // event time of its events, for the match step
+  int64_t min_ts = INT64_MAX;      // of the rows it inserted
+  int64_t max_ts = 0;
+  std::string token;               // source:start:end, the checkpoint's deduplication token
+  Clock::time_point started{};     // when its commit began (lookup, insert)
+  Clock::time_point lookup_done{};
+  Clock::time_point insert_done{};
+};
+
+// A thread that handles items from a bounded queue on a ClickHouse connection of its own
+// (chDB binds a connection to the thread that opened it), all the items waiting at once: a
+// stage that falls behind catches up in larger steps. The bound is the backpressure: submit()
+// waits while `capacity` items wait. The first failure stops the stage; later submit() calls
+// and finish() return it.
+template <typename Item>
+class Stage {
+ public:
+  using Handler = std::function<Status(clickhouse::Client&, std::vector<Item>&)>;
+
+  Stage(clickhouse::ClientFactory& factory, size_t capacity, Handler handle)
+      : factory_(factory), capacity_(capacity), handle_(std::move(handle)) {}
+  ~Stage() { (void)finish(); }  // a failure was returned by the finish() that came first
+
+  void start() {
+    done_ = false;
+    status_ = Status();
+    thread_ = std::thread([this] { loop(); });
+  }
+
+  Status submit(Item&& item) {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [this] { return queued_.size() < capacity_ || !status_.ok(); });
+    if (!status_.ok()) return status_;
+    queued_.push_back(std::move(item));
+    cv_.notify_all();
+    return {};
+  }
+
+  // Handles what is queued, then stops the thread; returns the stage's first failure.
+  Status finish() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    queued_.clear();
+    return status_;
+  }
+
+ private:
+  void loop() {
+    auto client = factory_.connect();
+    std::unique_lock lock(mutex_);
+    if (!client.ok()) {
+      status_ = client.error();
+      cv_.notify_all();
+      return;
+    }
+    while (true) {
+      cv_.wait(lock, [this] { return !queued_.empty() || done_; });
+      if (queued_.empty()) return;
+      std::vector<Item> items;
+      items.swap(queued_);
+      cv_.notify_all();  // room again: the producer may queue more
+      lock.unlock();
+      Status status = handle_(*client.value(), items);
+      lock.lock();
+      if (!status.ok()) {
+        status_ = status;
+        cv_.notify_all();
+        return;
+      }
+    }
+  }
+
+  clickhouse::ClientFactory& factory_;
+  const size_t capacity_;
+  Handler handle_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Item> queued_;
+  bool done_ = false;
+  Status status_;
+};
+
 }  // namespace
 
 nlohmann::json IngestSummary::to_json() const {
@@ -182,7 +273,14 @@ class Consumer::Impl {
   Status prepare();
   Status consume_source(const std::string& path);
   void add_line(const source::Line& line, Batch& batch);
-  Status commit(Batch& batch, const std::string& source_id);
+  // Looks the batch's ids up, inserts its new events and hands it to the match stage.
+  Status commit(clickhouse::Client& client, Batch& batch, const std::string& source_id);
+  // One match step for inserted batches, then in order each one's dead letters, checkpoint
+  // and counters.
+  Status finish_batches(clickhouse::Client& client, std::vector<InsertedBatch>& inserted,
+                        const std::string& source_id);
+  Status checkpoint(clickhouse::Client& client, const InsertedBatch& inserted,
+                    const std::string& source_id, double match_ms);
   // The rows the database already holds for the batch's ids (within its time range).
   Result<StoredRows> find_stored(clickhouse::Client& client, const Batch& batch);
   // Splits the batch into rows to insert and duplicates, given what is stored.
@@ -192,34 +290,17 @@ class Consumer::Impl {
   // doubles from --retry-backoff, capped at 10 s); only transient failures are retried.
   Status with_retries(std::string_view what, const std::function<Status()>& attempt_once);
   // One insert of a block in `format`, its latency recorded for /metrics.
-  Status timed_insert(std::string_view table, std::string_view format, const std::string& data,
-                      const std::string& token);
+  Status timed_insert(clickhouse::Client& client, std::string_view table, std::string_view format,
+                      const std::string& data, const std::string& token);
   Status write_dead_letters(const Batch& batch, const std::string& source_id);
   void record_latency(double ms);
   void print_progress(bool final_line);
-
-  // The committer thread: inserts batch N while the reader decodes batch N+1. One batch
-  // waits at most (the reader blocks otherwise): memory stays bounded and the reader never
-  // runs ahead of what the database accepts.
-  void start_committer(const std::string& source_id);
-  Status submit(Batch&& batch);
-  Status finish_committer();
-
-  std::thread committer_;
-  std::mutex committer_mutex_;
-  std::condition_variable committer_cv_;
-  std::optional<Batch> queued_;
-  bool committing_ = false;
-  bool committer_done_ = false;
-  Status committer_status_;
-  std::string committer_source_;
 
   clickhouse::ClientFactory& factory_;
   IngestOptions options_;
   std::shared_ptr<IngestStats> stats_;
   std::unique_ptr<clickhouse::Client> reader_client_;  // the reading thread's connection
-  std::unique_ptr<clickhouse::Client> client_;         // the committer thread's connection
-  std::thread::id committer_thread_id_;
+  std::string source_id_;                              // the source being read
   decode::Decoder decoder_;
   RecentIds recent_;
   std::unordered_map<std::string, int64_t> max_ts_by_restaurant_;  // for late detection
@@ -234,6 +315,24 @@ class Consumer::Impl {
   Clock::time_point started_ = Clock::now();
   Clock::time_point last_progress_ = Clock::now();
   bool progress_ = false;
+  // Last, so their threads stop before the members they use are destroyed.
+  // Three threads in a pipeline (memory stays bounded and the reader never runs ahead of what
+  // the database accepts): the reader decodes batch N+2 while the committer inserts batch N+1
+  // (one batch waits for it) and the matcher runs the match step and checkpoints of the
+  // batches inserted before (up to 4 wait for it, their events already dropped). Match steps
+  // run in batch order, each after its batches' inserts (docs/DESIGN.md §6a).
+  Stage<InsertedBatch> matcher_{
+      factory_, 4,
+      [this](clickhouse::Client& client, std::vector<InsertedBatch>& batches) {
+        return finish_batches(client, batches, source_id_);
+      }};
+  Stage<Batch> committer_{factory_, 1,
+                          [this](clickhouse::Client& client, std::vector<Batch>& batches) -> Status {
+                            for (Batch& batch : batches) {
+                              TP_RETURN_IF_ERROR(commit(client, batch, source_id_));
+                            }
+                            return Status();
+                          }};
 };
 
 Status Consumer::Impl::prepare() {
@@ -304,12 +403,14 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   if (!opened.ok()) return opened.error();
   auto& reader = *opened.value();
   const std::string source_id = reader.source_id();
+  source_id_ = source_id;
 
   Batch batch;
   batch.start_offset = batch.end_offset = offset;
   batch.end_line = lines_before;
   Status failure;
-  start_committer(source_id);
+  matcher_.start();
+  committer_.start();
   // The reader looks the batch's ids up on its own connection while the committer is still
   // inserting the previous batch; if that fails, the committer looks again (with retries).
   // Ids of the previous batch cannot be among them: the in-run map already turned those away.
@@ -322,7 +423,7 @@ Status Consumer::Impl::consume_source(const std::string& path) {
     next.start_offset = next.end_offset = batch.end_offset;
     next.end_line = batch.end_line;
     prefetch();
-    failure = submit(std::move(batch));
+    failure = committer_.submit(std::move(batch));
     batch = std::move(next);
   };
   auto flush_if_due = [&]() {
@@ -333,7 +434,10 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   };
   while (!stop_.load() && failure.ok()) {
     auto next = reader.next(options_.follow, stop_, flush_if_due);
-    if (!next.ok()) return next.error();
+    if (!next.ok()) {
+      failure = next.error();  // what was read before still commits
+      break;
+    }
     if (!next->has_value()) break;
     const source::Line& line = **next;
     if (batch.empty()) {
@@ -352,69 +456,13 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   }
   if (failure.ok() && !batch.empty()) {
     prefetch();
-    failure = submit(std::move(batch));
+    failure = committer_.submit(std::move(batch));
   }
-  Status finished = finish_committer();
+  Status committed = committer_.finish();  // first: it hands its last batch to the matcher
+  Status matched = matcher_.finish();
   if (!failure.ok()) return failure;
-  return finished;
-}
-
-void Consumer::Impl::start_committer(const std::string& source_id) {
-  committer_source_ = source_id;
-  committer_done_ = false;
-  committer_status_ = Status();
-  committer_ = std::thread([this] {
-    // chDB binds a connection to the thread that opened it: the committer opens its own.
-    if (client_ == nullptr || committer_thread_id_ != std::this_thread::get_id()) {
-      auto client = factory_.connect();
-      std::lock_guard guard(committer_mutex_);
-      if (!client.ok()) {
-        committer_status_ = client.error();
-        committer_cv_.notify_all();
-        return;
-      }
-      client_ = std::move(client.value());
-      committer_thread_id_ = std::this_thread::get_id();
-    }
-    std::unique_lock lock(committer_mutex_);
-    while (true) {
-      committer_cv_.wait(lock, [this] { return queued_.has_value() || committer_done_; });
-      if (!queued_) return;
-      Batch batch = std::move(*queued_);
-      queued_.reset();
-      committing_ = true;
-      lock.unlock();
-      Status status = commit(batch, committer_source_);
-      lock.lock();
-      committing_ = false;
-      if (!status.ok()) {
-        committer_status_ = status;
-        committer_cv_.notify_all();
-        return;
-      }
-      committer_cv_.notify_all();
-    }
-  });
-}
-
-Status Consumer::Impl::submit(Batch&& batch) {
-  std::unique_lock lock(committer_mutex_);
-  committer_cv_.wait(lock, [this] { return !queued_ || !committer_status_.ok(); });
-  if (!committer_status_.ok()) return committer_status_;
-  queued_ = std::move(batch);
-  committer_cv_.notify_all();
-  return {};
-}
-
-Status Consumer::Impl::finish_committer() {
-  {
-    std::lock_guard lock(committer_mutex_);
-    committer_done_ = true;
-  }
-  committer_cv_.notify_all();
-  if (committer_.joinable()) committer_.join();
-  queued_.reset();
-  return committer_status_;
+  if (!committed.ok()) return committed;
+  return matched;
 }
 
 void Consumer::Impl::add_line(const source::Line& line, Batch& batch) {
@@ -522,10 +570,11 @@ Status Consumer::Impl::with_retries(std::string_view what,
   }
 }
 
-Status Consumer::Impl::timed_insert(std::string_view table, std::string_view format,
-                                    const std::string& data, const std::string& token) {
+Status Consumer::Impl::timed_insert(clickhouse::Client& client, std::string_view table,
+                                    std::string_view format, const std::string& data,
+                                    const std::string& token) {
   auto started = Clock::now();
-  Status status = client_->insert(table, format, data, {token});
+  Status status = client.insert(table, format, data, {token});
   if (status.ok()) {
     record_latency(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
   }
@@ -561,7 +610,8 @@ Status Consumer::Impl::write_dead_letters(const Batch& batch, const std::string&
   return {};
 }
 
-Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
+Status Consumer::Impl::commit(clickhouse::Client& client, Batch& batch,
+                              const std::string& source_id) {
   BatchResult result;
   std::unordered_map<std::string, int64_t> max_ts_updates;  // applied once the batch lands
   int64_t min_ts = INT64_MAX, max_ts = 0;
@@ -580,7 +630,7 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
     max_ts = 0;
     std::vector<const PendingEvent*> to_insert;
     if (!batch.prefetched) {
-      auto stored = find_stored(*client_, batch);
+      auto stored = find_stored(client, batch);
       if (!stored.ok()) return stored.error();
       batch.prefetched = std::move(stored.value());
     }
@@ -611,24 +661,59 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
     // Over HTTP an insert can time out and still land later: the token makes the server
     // drop such a repeat. In-process the outcome is never in doubt, and the lookup above
     // already covers a partial landing, so the embedded engine skips the token's cost.
-    return timed_insert(fmt::format("events {}", event_row_columns()), kEventBlockFormat,
+    return timed_insert(client, fmt::format("events {}", event_row_columns()), kEventBlockFormat,
                         block.finish(),
                         use_insert_tokens_ ? "events:" + token : std::string());
   });
   TP_RETURN_IF_ERROR(status);
   for (const auto& [restaurant, ts] : max_ts_updates) max_ts_by_restaurant_[restaurant] = ts;
-  auto insert_done = Clock::now();
 
-  // The matches wait-times and turnover read, for the batch and for what it completes. The
-  // batch's duplicates count too: the run that stored them may have died before this step.
-  // Before the checkpoint, so a crash here replays the batch and refreshes again.
+  // The match step covers the batch's duplicates too: the run that stored them may have died
+  // before its own step.
   std::vector<int64_t> instants;
   instants.reserve(batch.events.size());
   for (const PendingEvent& pending : batch.events) instants.push_back(pending.decoded.event.ts_ms);
-  const auto ranges = cover_instants(std::move(instants), kMatchRangeGapMs, kMaxMatchRanges);
-  TP_RETURN_IF_ERROR(with_retries(fmt::format("matches of {} byte {}", source_id, batch.start_offset),
-                                  [&] { return refresh_matches(*client_, ranges, true); }));
-  auto matches_done = Clock::now();
+  InsertedBatch inserted;
+  inserted.ranges = cover_instants(std::move(instants), kMatchRangeGapMs, kMaxMatchRanges);
+  inserted.result = result;
+  inserted.min_ts = min_ts;
+  inserted.max_ts = max_ts;
+  inserted.token = token;
+  inserted.started = phase_start;
+  inserted.lookup_done = lookup_done;
+  inserted.insert_done = Clock::now();
+  batch.events = {};  // the stored events are not needed any more: free them now
+  inserted.batch = std::move(batch);
+  return matcher_.submit(std::move(inserted));
+}
+
+Status Consumer::Impl::finish_batches(clickhouse::Client& client,
+                                      std::vector<InsertedBatch>& inserted,
+                                      const std::string& source_id) {
+  // The matches wait-times and turnover read, for the batches and for what they complete;
+  // before the checkpoints, so a crash here replays the batches and their match step.
+  std::vector<TimeRange> ranges;
+  for (const InsertedBatch& one : inserted) {
+    ranges.insert(ranges.end(), one.ranges.begin(), one.ranges.end());
+  }
+  ranges = merge_ranges(std::move(ranges), kMatchRangeGapMs, kMaxMatchRanges);
+  auto match_start = Clock::now();
+  TP_RETURN_IF_ERROR(with_retries(
+      fmt::format("matches of {} byte {}", source_id, inserted.front().batch.start_offset),
+      [&] { return refresh_matches(client, ranges, true); }));
+  const double match_ms = std::chrono::duration<double, std::milli>(Clock::now() - match_start)
+                              .count() / static_cast<double>(inserted.size());
+  for (const InsertedBatch& one : inserted) {
+    TP_RETURN_IF_ERROR(checkpoint(client, one, source_id, match_ms));
+  }
+  return {};
+}
+
+Status Consumer::Impl::checkpoint(clickhouse::Client& client, const InsertedBatch& inserted,
+                                  const std::string& source_id, double match_ms) {
+  const Batch& batch = inserted.batch;
+  const BatchResult& result = inserted.result;
+  auto checkpoint_start = Clock::now();
   TP_RETURN_IF_ERROR(write_dead_letters(batch, source_id));
 
   // The batch row is the checkpoint: written last, so a crash before it replays the batch.
@@ -649,19 +734,21 @@ Status Consumer::Impl::commit(Batch& batch, const std::string& source_id) {
                         {"late_events", result.late},
                         {"subtotal_mismatch", result.subtotal_mismatch},
                         {"total_mismatch", result.total_mismatch},
-                        {"min_event_ts", format_clickhouse_ms(min_ts == INT64_MAX ? 0 : min_ts)},
-                        {"max_event_ts", format_clickhouse_ms(max_ts)}};
+                        {"min_event_ts", format_clickhouse_ms(inserted.min_ts == INT64_MAX ? 0 : inserted.min_ts)},
+                        {"max_event_ts", format_clickhouse_ms(inserted.max_ts)}};
   const std::string checkpoint = row.dump() + "\n";
   TP_RETURN_IF_ERROR(with_retries(fmt::format("checkpoint of {}", source_id), [&] {
-    return timed_insert("ingest_batches", "JSONEachRow", checkpoint, "batch:" + token);
+    return timed_insert(client, "ingest_batches", "JSONEachRow", checkpoint,
+                        "batch:" + inserted.token);
   }));
 
   auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
   spdlog::debug(
-      "batch of {} lines: lookup {:.0f} ms, encode+insert {:.0f} ms, matches {:.0f} ms, "
-      "checkpoint {:.0f} ms",
-      batch.lines, ms(phase_start, lookup_done), ms(lookup_done, insert_done),
-      ms(insert_done, matches_done), ms(matches_done, Clock::now()));
+      "batch of {} lines: lookup {:.0f} ms, encode+insert {:.0f} ms, matches {:.0f} ms (its "
+      "share), checkpoint {:.0f} ms, inserted to checkpointed {:.0f} ms",
+      batch.lines, ms(inserted.started, inserted.lookup_done),
+      ms(inserted.lookup_done, inserted.insert_done), match_ms,
+      ms(checkpoint_start, Clock::now()), ms(inserted.insert_done, Clock::now()));
   summary_.lines += batch.lines;
   summary_.blank += batch.blank;
   summary_.inserted += result.inserted;

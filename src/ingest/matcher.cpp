@@ -37,30 +37,38 @@ Result<std::string> load_match_sql(std::string_view file, size_t range_count) {
 
 }  // namespace
 
-std::vector<TimeRange> cover_instants(std::vector<int64_t> ts_ms, int64_t max_gap_ms,
+std::vector<TimeRange> cover_instants(const std::vector<int64_t>& ts_ms, int64_t max_gap_ms,
                                       size_t max_ranges) {
-  std::vector<TimeRange> ranges;
-  if (ts_ms.empty()) return ranges;
-  std::sort(ts_ms.begin(), ts_ms.end());
-  for (int64_t ts : ts_ms) {
-    if (!ranges.empty() && ts - ranges.back().last_ms < max_gap_ms) {
-      ranges.back().last_ms = ts;
+  std::vector<TimeRange> points;
+  points.reserve(ts_ms.size());
+  for (int64_t ts : ts_ms) points.push_back({ts, ts});
+  return merge_ranges(std::move(points), max_gap_ms, max_ranges);
+}
+
+std::vector<TimeRange> merge_ranges(std::vector<TimeRange> ranges, int64_t max_gap_ms,
+                                    size_t max_ranges) {
+  std::sort(ranges.begin(), ranges.end(),
+            [](const TimeRange& a, const TimeRange& b) { return a.first_ms < b.first_ms; });
+  std::vector<TimeRange> merged;
+  for (const TimeRange& range : ranges) {
+    if (!merged.empty() && range.first_ms - merged.back().last_ms < max_gap_ms) {
+      merged.back().last_ms = std::max(merged.back().last_ms, range.last_ms);
     } else {
-      ranges.push_back({ts, ts});
+      merged.push_back(range);
     }
   }
-  while (ranges.size() > std::max<size_t>(1, max_ranges)) {
+  while (merged.size() > std::max<size_t>(1, max_ranges)) {
     size_t closest = 0;
-    for (size_t i = 1; i + 1 < ranges.size(); ++i) {
-      if (ranges[i + 1].first_ms - ranges[i].last_ms <
-          ranges[closest + 1].first_ms - ranges[closest].last_ms) {
+    for (size_t i = 1; i + 1 < merged.size(); ++i) {
+      if (merged[i + 1].first_ms - merged[i].last_ms <
+          merged[closest + 1].first_ms - merged[closest].last_ms) {
         closest = i;
       }
     }
-    ranges[closest].last_ms = ranges[closest + 1].last_ms;
-    ranges.erase(ranges.begin() + static_cast<std::ptrdiff_t>(closest) + 1);
+    merged[closest].last_ms = merged[closest + 1].last_ms;
+    merged.erase(merged.begin() + static_cast<std::ptrdiff_t>(closest) + 1);
   }
-  return ranges;
+  return merged;
 }
 
 Status refresh_matches(clickhouse::Client& client, const std::vector<TimeRange>& ranges,

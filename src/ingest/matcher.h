@@ -21,8 +21,12 @@ struct TimeRange {
 // Ranges covering every instant of `ts_ms` (any order): instants less than `max_gap_ms` apart
 // share a range, and the closest ranges are merged until at most `max_ranges` are left, so a
 // batch with a few very late events scans a few narrow ranges rather than one wide one.
-std::vector<TimeRange> cover_instants(std::vector<int64_t> ts_ms, int64_t max_gap_ms,
+std::vector<TimeRange> cover_instants(const std::vector<int64_t>& ts_ms, int64_t max_gap_ms,
                                       size_t max_ranges);
+
+// The same for ranges (any order, overlapping or not): the union of several batches' ranges.
+std::vector<TimeRange> merge_ranges(std::vector<TimeRange> ranges, int64_t max_gap_ms,
+                                    size_t max_ranges);
 
 // Writes the candidate rows for the stored events in `ranges` and for stored events that
 // events in `ranges` may now match. `open_ended` (a consumer's batch): a seating in the ranges

@@ -36,7 +36,7 @@ pid_t spawn(const std::vector<std::string>& args) {
   return pid;
 }
 
-// What a database holds, in numbers that any lost or doubled event would change (read by a
+// What a database holds, in numbers that any lost or doubled event (or missed match) would change (read by a
 // tablepulse process: this test process may open only one engine, and it needs two).
 json fingerprint(const std::string& db) {
   auto result = test::run_command(fmt::format(
@@ -46,15 +46,18 @@ json fingerprint(const std::string& db) {
       "FROM events FINAL\" "
       "\"SELECT count() AS n FROM order_items FINAL\" "
       "\"SELECT sum(lines) AS lines, sum(inserted) AS inserted, sum(duplicates) AS duplicates, "
-      "sum(rejected) AS rejected, sum(blank) AS blank FROM ingest_batches FINAL\"",
+      "sum(rejected) AS rejected, sum(blank) AS blank FROM ingest_batches FINAL\" "
+      "\"SELECT count() AS rows, sum(cityHash64(toString(event_id), seat_ts, placed_ts, "
+      "completed_ts, first_placement)) AS hash FROM event_matches FINAL\"",
       test::tablepulse_binary(), db));
   EXPECT_EQ(result.status, 0) << result.out;
   std::vector<json> rows;
   std::istringstream lines(result.out);
   for (std::string line; std::getline(lines, line);) rows.push_back(json::parse(line));
-  EXPECT_EQ(rows.size(), 3u) << result.out;
-  if (rows.size() != 3) return json();
-  return json{{"events", rows[0]}, {"order_items", rows[1]}, {"batches", rows[2]}};
+  EXPECT_EQ(rows.size(), 4u) << result.out;
+  if (rows.size() != 4) return json();
+  return json{{"events", rows[0]}, {"order_items", rows[1]}, {"batches", rows[2]},
+              {"matches", rows[3]}};
 }
 
 TEST(EngineCrash, KillNineAtRandomPointsThenResumeIsExact) {
@@ -96,6 +99,8 @@ TEST(EngineCrash, KillNineAtRandomPointsThenResumeIsExact) {
   EXPECT_EQ(actual["events"]["rows"], expected["events"]["ids"]);  // nothing stored twice
   EXPECT_EQ(actual["order_items"], expected["order_items"]);
   EXPECT_EQ(actual["batches"], expected["batches"]) << "kills: " << kills;
+  // Every match step of a batch runs before its checkpoint: the matches are complete too.
+  EXPECT_EQ(actual["matches"], expected["matches"]) << "kills: " << kills;
 }
 
 }  // namespace

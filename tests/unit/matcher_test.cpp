@@ -43,5 +43,17 @@ TEST(MatchRanges, TooManyRangesMergeTheClosestFirst) {
   EXPECT_EQ(cover_instants(instants, 10 * kMin, 1).size(), 1u);
 }
 
+TEST(MatchRanges, SeveralBatchesRangesMergeIntoTheirUnion) {
+  auto ranges = merge_ranges({{50 * kMin, 60 * kMin}, {0, 20 * kMin}, {15 * kMin, 30 * kMin}},
+                             10 * kMin, 8);
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0].first_ms, 0);
+  EXPECT_EQ(ranges[0].last_ms, 30 * kMin);
+  EXPECT_EQ(ranges[1].first_ms, 50 * kMin);
+  // A range inside another one changes nothing.
+  EXPECT_EQ(merge_ranges({{0, 30 * kMin}, {5 * kMin, 6 * kMin}}, 10 * kMin, 8).back().last_ms,
+            30 * kMin);
+}
+
 }  // namespace
 }  // namespace tp::ingest
