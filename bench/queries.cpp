@@ -1,6 +1,7 @@
 // bench/queries: latency of every dashboard query through the same code path the dashboard
 // uses (query::run_metric on a warm embedded engine), at random as_of instants inside the
-// stored data; prints p50/p99 per metric and the engine's estimate of rows and marks read.
+// stored data; prints p50/p99 per metric, the rows and bytes the engine read per query (its
+// SelectedRows/SelectedBytes counters, averaged over the timed runs) and its estimate.
 // Not a test: it prints figures. Usage: bench_queries DB_DIR [ITERATIONS] [EXPLAIN_FILE]
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,22 @@
 #include "clickhouse/embedded.h"
 #include "common/time.h"
 #include "query/metrics.h"
+
+namespace {
+
+// The engine's cumulative counters of rows and bytes read from tables (system.events, which
+// the embedded engine keeps although it has no query_log); a difference is what the queries
+// in between read. Nothing else runs in this process meanwhile.
+std::pair<uint64_t, uint64_t> selected_so_far(tp::clickhouse::Client& client) {
+  auto rows = client.query_json_rows(
+      "SELECT sumIf(value, event = 'SelectedRows') AS r, sumIf(value, event = 'SelectedBytes') AS b "
+      "FROM system.events");
+  if (!rows.ok() || rows->empty()) return {0, 0};
+  auto json = nlohmann::json::parse(rows->front());
+  return {json["r"].get<uint64_t>(), json["b"].get<uint64_t>()};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -36,13 +53,15 @@ int main(int argc, char** argv) {
   std::mt19937_64 random(42);
   std::uniform_int_distribution<int64_t> instant(lo, std::max(lo, hi));
   std::ofstream explain_out(argc > 3 ? argv[3] : "/dev/null");
-  fmt::print("{:<14} {:>9} {:>9} {:>9} {:>12} {:>10}\n", "metric", "p50 ms", "p99 ms", "max ms",
-             "est. rows", "est. marks");
+  fmt::print("{:<14} {:>9} {:>9} {:>9} {:>11} {:>9} {:>11} {:>10}\n", "metric", "p50 ms",
+             "p99 ms", "max ms", "rows read", "MB read", "est. rows", "est. marks");
   for (auto metric : tp::query::all_metrics()) {
     std::vector<double> latencies;
     tp::query::MetricRequest request;
     request.metric = metric;
+    std::pair<uint64_t, uint64_t> selected_before{0, 0};
     for (int i = 0; i < 5 + iterations; ++i) {
+      if (i == 5) selected_before = selected_so_far(*client);  // after the warm-up runs
       request.as_of_ms = instant(random);
       auto started = std::chrono::steady_clock::now();
       auto result = tp::query::run_metric(*client, request);
@@ -54,6 +73,11 @@ int main(int argc, char** argv) {
       }
       if (i >= 5) latencies.push_back(ms);  // the first runs warm caches
     }
+    auto selected_after = selected_so_far(*client);
+    const double rows_read =
+        static_cast<double>(selected_after.first - selected_before.first) / iterations;
+    const double mb_read =
+        static_cast<double>(selected_after.second - selected_before.second) / iterations / 1e6;
     std::sort(latencies.begin(), latencies.end());
     auto pct = [&](double p) {
       return latencies[std::min(latencies.size() - 1, static_cast<size_t>(p * latencies.size()))];
@@ -77,8 +101,9 @@ int main(int argc, char** argv) {
         explain_out << nlohmann::json::parse(line)["explain"].get<std::string>() << "\n";
       }
     }
-    fmt::print("{:<14} {:>9.1f} {:>9.1f} {:>9.1f} {:>12} {:>10}\n", tp::query::metric_name(metric),
-               pct(0.50), pct(0.99), latencies.back(), rows, marks);
+    fmt::print("{:<14} {:>9.1f} {:>9.1f} {:>9.1f} {:>11.0f} {:>9.1f} {:>11} {:>10}\n",
+               tp::query::metric_name(metric), pct(0.50), pct(0.99), latencies.back(), rows_read,
+               mb_read, rows, marks);
   }
   return 0;
 }

@@ -18,7 +18,7 @@ constexpr std::string_view kMigrationsDir = "sql/migrations/";
 const std::vector<std::pair<std::string, std::string>> kTtlTables = {
     {"events", "toDateTime(ts)"},   {"order_items", "toDateTime(ts)"},
     {"seatings", "toDateTime(ts)"}, {"order_stages", "toDateTime(ts)"},
-    {"restaurant_names", "hour"},
+    {"restaurant_names", "hour"},   {"event_matches", "toDateTime(ts)"},
 };
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
