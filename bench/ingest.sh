@@ -21,13 +21,15 @@ if [[ ! -x $VENV/bin/python ]]; then
   "$VENV/bin/pip" install -q "chdb==4.4.0"
 fi
 
-measure() {  # label, command...: prints seconds and peak RSS (MB)
+measure() {  # label, command...: prints seconds and peak KB, or "failed" (reason on stderr)
   local label=$1; shift
   local stats
   stats=$(mktemp)
   if ! /usr/bin/time -o "$stats" -f "%e %M" "$@" >/dev/null 2>"$stats.err"; then
     echo "$label: failed: $(tail -3 "$stats.err")" >&2
-    exit 1
+    echo "$label failed"
+    rm -f "$stats" "$stats.err"
+    return 0
   fi
   echo "$label $(tail -1 "$stats")"
   rm -f "$stats.err"
@@ -52,6 +54,11 @@ for n in "${SIZES[@]}"; do
         r=$(measure x "$VENV/bin/python" bench/python_consumer.py "$db" "$file") ;;
     esac
     read -r _ secs kb <<<"$r"
+    if [[ $secs == failed ]]; then  # e.g. the engine alone stops at the first malformed line
+      printf '%-10s %-22s %10s\n' "$n" "$consumer" failed
+      rm -rf "$db"
+      continue
+    fi
     printf '%-10s %-22s %10s %12.0f %10.0f\n' "$n" "$consumer" "$secs" "$(echo "$lines / $secs" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
     if [[ $consumer == engine-alone ]]; then
       r=$(measure x $BIN rematch --db "$db")
