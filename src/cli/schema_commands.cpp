@@ -1,7 +1,7 @@
 // `tablepulse migrate`, `tablepulse schema` and `tablepulse rematch`.
-#include <algorithm>
-
 #include <fmt/core.h>
+
+#include <algorithm>
 
 #include "cli/commands.h"
 #include "cli/connection.h"
@@ -19,13 +19,12 @@ constexpr uint64_t kDefaultChunkEvents = 2'000'000;  // per rematch statement pa
 Result<uint64_t> rematch_with_progress(clickhouse::Client& client, std::optional<int64_t> from_ms,
                                        std::optional<int64_t> to_ms, uint64_t chunk_events) {
   uint64_t events = 0;
-  Status status = ingest::rematch(client, from_ms, to_ms, chunk_events,
-                                  [&events](const ingest::RematchProgress& progress) {
-                                    events = progress.events_done;
-                                    fmt::print(stderr, "matches: {} of {} events, up to {}\n",
-                                               progress.events_done, progress.events_total,
-                                               format_iso_ms(progress.reached_ms));
-                                  });
+  Status status = ingest::rematch(
+      client, from_ms, to_ms, chunk_events, [&events](const ingest::RematchProgress& progress) {
+        events = progress.events_done;
+        fmt::print(stderr, "matches: {} of {} events, up to {}\n", progress.events_done,
+                   progress.events_total, format_iso_ms(progress.reached_ms));
+      });
   if (!status.ok()) return status.error();
   return events;
 }
@@ -124,7 +123,9 @@ void add_rematch_command(CLI::App& app) {
     auto instant = [](const std::string& text, const char* flag) -> std::optional<int64_t> {
       if (text.empty()) return std::nullopt;
       auto ms = parse_rfc3339_ms(text);
-      if (!ms) fail(make_error(ErrorCode::kInvalidArgument, "{}: not an RFC 3339 instant: {}", flag, text));
+      if (!ms)
+        fail(
+            make_error(ErrorCode::kInvalidArgument, "{}: not an RFC 3339 instant: {}", flag, text));
       return ms;
     };
     auto from_ms = instant(flags->from, "--from");

@@ -1,10 +1,10 @@
 #include "ingest/matcher.h"
 
-#include <algorithm>
-#include <string>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "common/resources.h"
 #include "common/time.h"
@@ -18,12 +18,14 @@ constexpr int64_t kOpenEndMs = 10'413'791'999'999;  // 2299-12-31 23:59:59.999, 
 // over numbered parameters (the ranges' count shapes the SQL; their values stay parameters).
 Result<std::string> load_match_sql(std::string_view file, size_t range_count) {
   auto text = find_resource(fmt::format("sql/matches/{}.sql", file));
-  if (!text) return make_error(ErrorCode::kInternal, "no embedded SQL file sql/matches/{}.sql", file);
+  if (!text)
+    return make_error(ErrorCode::kInternal, "no embedded SQL file sql/matches/{}.sql", file);
   std::string condition;
   for (size_t i = 0; i < range_count; ++i) {
     if (i > 0) condition += " OR ";
     condition += fmt::format(
-        "ts BETWEEN {{range_first_{0}:DateTime64(3, 'UTC')}} AND {{range_last_{0}:DateTime64(3, 'UTC')}}",
+        "ts BETWEEN {{range_first_{0}:DateTime64(3, 'UTC')}} AND {{range_last_{0}:DateTime64(3, "
+        "'UTC')}}",
         i);
   }
   std::string sql(*text);

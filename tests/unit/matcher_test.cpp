@@ -1,8 +1,8 @@
 // The match step's choice of event-time ranges for a batch (the SQL itself is checked against
 // the reference in metrics_compare_test.cpp).
-#include <gtest/gtest.h>
-
 #include "ingest/matcher.h"
+
+#include <gtest/gtest.h>
 
 namespace tp::ingest {
 namespace {
@@ -44,8 +44,8 @@ TEST(MatchRanges, TooManyRangesMergeTheClosestFirst) {
 }
 
 TEST(MatchRanges, SeveralBatchesRangesMergeIntoTheirUnion) {
-  auto ranges = merge_ranges({{50 * kMin, 60 * kMin}, {0, 20 * kMin}, {15 * kMin, 30 * kMin}},
-                             10 * kMin, 8);
+  auto ranges =
+      merge_ranges({{50 * kMin, 60 * kMin}, {0, 20 * kMin}, {15 * kMin, 30 * kMin}}, 10 * kMin, 8);
   ASSERT_EQ(ranges.size(), 2u);
   EXPECT_EQ(ranges[0].first_ms, 0);
   EXPECT_EQ(ranges[0].last_ms, 30 * kMin);

@@ -872,20 +872,21 @@ TEST(EngineMetricsArrival, RematchRebuildsTheMatchesFromStoredEvents) {
   TempDir dir;
   const std::string db = dir.str() + "/db";
   ingest(db, {write_lines(dir, "pos-a.jsonl", s.file_a())});
-  CommandResult wiped = run_command(fmt::format(
-      "{} sql --db {} 'TRUNCATE TABLE event_matches' "
-      "'INSERT INTO event_matches (event_type, ts, event_id, restaurant_id, table_id, "
-      "kitchen_time_minutes) SELECT event_type, ts, event_id, restaurant_id, table_id, "
-      "kitchen_time_minutes FROM events'",
-      tablepulse_binary(), db));
+  CommandResult wiped = run_command(
+      fmt::format("{} sql --db {} 'TRUNCATE TABLE event_matches' "
+                  "'INSERT INTO event_matches (event_type, ts, event_id, restaurant_id, table_id, "
+                  "kitchen_time_minutes) SELECT event_type, ts, event_id, restaurant_id, table_id, "
+                  "kitchen_time_minutes FROM events'",
+                  tablepulse_binary(), db));
   ASSERT_EQ(wiped.status, 0) << wiped.out;
   const int64_t on_payment = s.middle(EventType::kPayment).ts_ms;
-  CommandResult before = run_command(fmt::format("{} query wait-times --db {} --as-of {} --format json",
-                                                  tablepulse_binary(), db, format_iso_ms(on_payment)));
+  CommandResult before =
+      run_command(fmt::format("{} query wait-times --db {} --as-of {} --format json",
+                              tablepulse_binary(), db, format_iso_ms(on_payment)));
   ASSERT_EQ(before.status, 0) << before.out;
   RefJson without = RefJson::parse(before.out, nullptr, false);
-  CommandResult rematched = run_command(
-      fmt::format("{} rematch --db {} --chunk-events 500", tablepulse_binary(), db));
+  CommandResult rematched =
+      run_command(fmt::format("{} rematch --db {} --chunk-events 500", tablepulse_binary(), db));
   ASSERT_EQ(rematched.status, 0) << rematched.out;
   EXPECT_NE(rematched.out.find(fmt::format("rebuilt the matches of {} events", s.events().size())),
             std::string::npos)
