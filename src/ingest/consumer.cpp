@@ -160,16 +160,19 @@ struct InsertedBatch {
 
 // A thread that handles items from a bounded queue on a ClickHouse connection of its own
 // (chDB binds a connection to the thread that opened it), all the items waiting at once: a
-// stage that falls behind catches up in larger steps. The bound is the backpressure: submit()
-// waits while `capacity` items wait. The first failure stops the stage; later submit() calls
-// and finish() return it.
+// stage that falls behind catches up in larger steps. With a `linger`, it waits up to that long
+// after the first item for more (until `capacity` wait), so that a step with a fixed cost runs
+// at most about once per linger on a trickle of small items. The bound is the backpressure:
+// submit() waits while `capacity` items wait. The first failure stops the stage; later
+// submit() calls and finish() return it.
 template <typename Item>
 class Stage {
  public:
   using Handler = std::function<Status(clickhouse::Client&, std::vector<Item>&)>;
 
-  Stage(clickhouse::ClientFactory& factory, size_t capacity, Handler handle)
-      : factory_(factory), capacity_(capacity), handle_(std::move(handle)) {}
+  Stage(clickhouse::ClientFactory& factory, size_t capacity, std::chrono::milliseconds linger,
+        Handler handle)
+      : factory_(factory), capacity_(capacity), linger_(linger), handle_(std::move(handle)) {}
   ~Stage() { (void)finish(); }  // a failure was returned by the finish() that came first
 
   void start() {
@@ -211,6 +214,7 @@ class Stage {
     while (true) {
       cv_.wait(lock, [this] { return !queued_.empty() || done_; });
       if (queued_.empty()) return;
+      cv_.wait_for(lock, linger_, [this] { return queued_.size() >= capacity_ || done_; });
       std::vector<Item> items;
       items.swap(queued_);
       cv_.notify_all();  // room again: the producer may queue more
@@ -227,6 +231,7 @@ class Stage {
 
   clickhouse::ClientFactory& factory_;
   const size_t capacity_;
+  const std::chrono::milliseconds linger_;
   Handler handle_;
   std::thread thread_;
   std::mutex mutex_;
@@ -319,14 +324,16 @@ class Consumer::Impl {
   // Three threads in a pipeline (memory stays bounded and the reader never runs ahead of what
   // the database accepts): the reader decodes batch N+2 while the committer inserts batch N+1
   // (one batch waits for it) and the matcher runs the match step and checkpoints of the
-  // batches inserted before (up to 4 wait for it, their events already dropped). Match steps
-  // run in batch order, each after its batches' inserts (docs/DESIGN.md §6a).
+  // batches inserted before (up to 4 wait for it, their events already dropped; it lingers
+  // up to 1 s for them, since a step costs ~80 ms of CPU even for a few events: a live stream
+  // gets one step a second instead of one per 250 ms batch). Match steps run in batch order,
+  // each after its batches' inserts (docs/DESIGN.md §6a).
   Stage<InsertedBatch> matcher_{
-      factory_, 4,
+      factory_, 4, std::chrono::milliseconds(1000),
       [this](clickhouse::Client& client, std::vector<InsertedBatch>& batches) {
         return finish_batches(client, batches, source_id_);
       }};
-  Stage<Batch> committer_{factory_, 1,
+  Stage<Batch> committer_{factory_, 1, std::chrono::milliseconds(0),
                           [this](clickhouse::Client& client, std::vector<Batch>& batches) -> Status {
                             for (Batch& batch : batches) {
                               TP_RETURN_IF_ERROR(commit(client, batch, source_id_));
