@@ -12,6 +12,7 @@
 namespace tp::ingest {
 namespace {
 
+constexpr int64_t kFirstMs = -2'208'988'800'000;     // 1900-01-01 00:00:00, DateTime64's first
 constexpr int64_t kOpenEndMs = 10'413'791'999'999;  // 2299-12-31 23:59:59.999, DateTime64's last
 
 // The SQL of a file in sql/matches/ with {{ranges}} written out as an OR of `ts BETWEEN`
@@ -100,7 +101,7 @@ Status rematch(clickhouse::Client& client, std::optional<int64_t> from_ms,
       "SELECT toInt64(toUnixTimestamp(toStartOfHour(ts))) * 1000 AS hour_ms, count() AS events "
       "FROM events WHERE ts >= {from:DateTime64(3, 'UTC')} AND ts <= {to:DateTime64(3, 'UTC')} "
       "GROUP BY hour_ms ORDER BY hour_ms",
-      {{"from", format_clickhouse_ms(from_ms.value_or(-2'208'988'800'000))},
+      {{"from", format_clickhouse_ms(from_ms.value_or(kFirstMs))},
        {"to", format_clickhouse_ms(to_ms.value_or(kOpenEndMs))}});
   if (!rows.ok()) return rows.error();
   std::vector<std::pair<int64_t, uint64_t>> hours;
