@@ -12,7 +12,7 @@
 namespace tp::ingest {
 namespace {
 
-constexpr int64_t kFirstMs = -2'208'988'800'000;     // 1900-01-01 00:00:00, DateTime64's first
+constexpr int64_t kFirstMs = -2'208'988'800'000;    // 1900-01-01 00:00:00, DateTime64's first
 constexpr int64_t kOpenEndMs = 10'413'791'999'999;  // 2299-12-31 23:59:59.999, DateTime64's last
 
 // The SQL of a file in sql/matches/ with {{ranges}} written out as an OR of `ts BETWEEN`
