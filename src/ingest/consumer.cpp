@@ -298,6 +298,10 @@ class Consumer::Impl {
   Status timed_insert(clickhouse::Client& client, std::string_view table, std::string_view format,
                       const std::string& data, const std::string& token);
   Status write_dead_letters(const Batch& batch, const std::string& source_id);
+  // Fills dead_already_ with the line numbers of `source_id` past `after_line` that the
+  // dead-letter file holds: a run killed after writing a batch's dead letters but before its
+  // checkpoint wrote them, and its replay must not write them again.
+  Status load_dead_letters_beyond(const std::string& source_id, uint64_t after_line);
   void record_latency(double ms);
   void print_progress(bool final_line);
 
@@ -317,6 +321,7 @@ class Consumer::Impl {
   std::atomic<bool> stop_{false};
   IngestSummary summary_;
   std::FILE* dead_letters_ = nullptr;
+  std::unordered_set<uint64_t> dead_already_;  // current source's lines not to write again
   Clock::time_point started_ = Clock::now();
   Clock::time_point last_progress_ = Clock::now();
   bool progress_ = false;
@@ -410,6 +415,10 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   if (!opened.ok()) return opened.error();
   auto& reader = *opened.value();
   const std::string source_id = reader.source_id();
+  dead_already_.clear();
+  if (dead_letters_ != nullptr && options_.resume && path != "-") {
+    TP_RETURN_IF_ERROR(load_dead_letters_beyond(source_id, lines_before));
+  }
   source_id_ = source_id;
 
   Batch batch;
@@ -588,10 +597,46 @@ Status Consumer::Impl::timed_insert(clickhouse::Client& client, std::string_view
   return status;
 }
 
+Status Consumer::Impl::load_dead_letters_beyond(const std::string& source_id,
+                                                uint64_t after_line) {
+  std::ifstream in(options_.dead_letter_path, std::ios::binary);
+  simdjson::ondemand::parser parser;
+  uint64_t complete_bytes = 0;  // up to the end of the last line that has its newline
+  for (std::string text; std::getline(in, text);) {
+    if (in.eof()) {
+      // A line without its newline: a killed run's unfinished write. Its batch was not
+      // checkpointed, so the replay writes the whole line again; the fragment goes.
+      spdlog::warn("dead-letter file {}: dropping an unfinished last line ({} bytes)",
+                   options_.dead_letter_path, text.size());
+      if (::truncate(options_.dead_letter_path.c_str(), static_cast<off_t>(complete_bytes)) != 0) {
+        return make_error(ErrorCode::kIo, "truncating dead-letter file {}: {}",
+                          options_.dead_letter_path, std::strerror(errno));
+      }
+      break;
+    }
+    complete_bytes += text.size() + 1;
+    simdjson::padded_string padded(text);
+    auto doc = parser.iterate(padded);
+    std::string_view source;
+    uint64_t line_number = 0;
+    if (doc["source"].get_string().get(source) != simdjson::SUCCESS ||
+        doc["line_number"].get_uint64().get(line_number) != simdjson::SUCCESS) {
+      continue;  // not one of ours: nothing to skip for it
+    }
+    if (source == source_id && line_number > after_line) dead_already_.insert(line_number);
+  }
+  if (in.bad()) {
+    return make_error(ErrorCode::kIo, "reading dead-letter file {}: {}", options_.dead_letter_path,
+                      std::strerror(errno));
+  }
+  return {};
+}
+
 Status Consumer::Impl::write_dead_letters(const Batch& batch, const std::string& source_id) {
   if (dead_letters_ == nullptr || batch.rejects.empty()) return {};
   std::string out;
   for (const auto& reject : batch.rejects) {
+    if (dead_already_.count(reject.line_number) != 0) continue;  // a killed run wrote it
     out += "{\"line\":";
     if (simdjson::validate_utf8(reject.line.data(), reject.line.size())) {
       append_json_string(out, reject.line);

@@ -1,5 +1,6 @@
 // kill -9 the consumer at random moments over one file, resume each time, and compare what is
-// stored with a clean run: the totals in the database must be exact.
+// stored with a clean run: the totals in the database must be exact, and the dead-letter file
+// must hold each refused line once.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -8,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <fstream>
+#include <map>
 #include <sstream>
 #include <random>
 #include <thread>
@@ -60,6 +63,16 @@ json fingerprint(const std::string& db) {
               {"matches", rows[3]}};
 }
 
+// The dead-letter file's line numbers, each with how many times it was written.
+std::map<uint64_t, int> dead_letter_lines(const std::string& path) {
+  std::map<uint64_t, int> lines;
+  std::ifstream in(path);
+  for (std::string text; std::getline(in, text);) {
+    ++lines[json::parse(text)["line_number"].get<uint64_t>()];
+  }
+  return lines;
+}
+
 TEST(EngineCrash, KillNineAtRandomPointsThenResumeIsExact) {
   test::TempDir dir;
   const std::string input = (dir.path() / "events.jsonl").string();
@@ -70,16 +83,19 @@ TEST(EngineCrash, KillNineAtRandomPointsThenResumeIsExact) {
   ASSERT_EQ(generated.status, 0);
 
   const std::string clean_db = (dir.path() / "clean").string();
-  auto clean = test::run_command(fmt::format("{} ingest --db {} -q --batch-rows 2000 {} 2>/dev/null",
-                                             test::tablepulse_binary(), clean_db, input));
+  const std::string clean_dlq = (dir.path() / "clean.dlq").string();
+  auto clean = test::run_command(
+      fmt::format("{} ingest --db {} --dlq {} -q --batch-rows 2000 {} 2>/dev/null",
+                  test::tablepulse_binary(), clean_db, clean_dlq, input));
   ASSERT_EQ(clean.status, 0) << clean.out;
 
   const std::string crash_db = (dir.path() / "crash").string();
+  const std::string crash_dlq = (dir.path() / "crash.dlq").string();
   std::mt19937 random(20261124);
   int kills = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
-    pid_t pid = spawn({test::tablepulse_binary(), "ingest", "--db", crash_db, "-q",
-                       "--batch-rows", "2000", input});
+    pid_t pid = spawn({test::tablepulse_binary(), "ingest", "--db", crash_db, "--dlq", crash_dlq,
+                       "-q", "--batch-rows", "2000", input});
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 700)(random)));
     int status = 0;
@@ -88,8 +104,9 @@ TEST(EngineCrash, KillNineAtRandomPointsThenResumeIsExact) {
     waitpid(pid, &status, 0);
     ++kills;
   }
-  auto resumed = test::run_command(fmt::format("{} ingest --db {} -q --batch-rows 2000 {} 2>/dev/null",
-                                               test::tablepulse_binary(), crash_db, input));
+  auto resumed = test::run_command(
+      fmt::format("{} ingest --db {} --dlq {} -q --batch-rows 2000 {} 2>/dev/null",
+                  test::tablepulse_binary(), crash_db, crash_dlq, input));
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_GE(kills, 1) << "the consumer finished before any kill: make the input larger";
 
@@ -101,6 +118,29 @@ TEST(EngineCrash, KillNineAtRandomPointsThenResumeIsExact) {
   EXPECT_EQ(actual["batches"], expected["batches"]) << "kills: " << kills;
   // Every match step of a batch runs before its checkpoint: the matches are complete too.
   EXPECT_EQ(actual["matches"], expected["matches"]) << "kills: " << kills;
+  // A replayed batch does not write its dead letters again.
+  auto clean_dead = dead_letter_lines(clean_dlq);
+  EXPECT_GT(clean_dead.size(), 100u);
+  EXPECT_EQ(dead_letter_lines(crash_dlq), clean_dead) << "kills: " << kills;
+}
+
+// A kill in the middle of writing a dead letter leaves half a line; the resumed run drops it
+// (its batch was not checkpointed, so the line is written again) and the file stays JSON lines.
+TEST(EngineCrash, UnfinishedDeadLetterLineIsDroppedOnResume) {
+  test::TempDir dir;
+  const std::string input = (dir.path() / "in.jsonl").string();
+  const std::string dlq = (dir.path() / "dead.jsonl").string();
+  const std::string db = (dir.path() / "db").string();
+  { std::ofstream(input) << "not json 1\nnot json 2\n"; }
+  const std::string ingest =
+      fmt::format("{} ingest --db {} --dlq {} -q {} 2>/dev/null", test::tablepulse_binary(), db,
+                  dlq, input);
+  ASSERT_EQ(test::run_command(ingest).status, 0);
+  { std::ofstream(dlq, std::ios::app) << "{\"line\":\"not js"; }  // the killed write
+  { std::ofstream(input, std::ios::app) << "not json 3\n"; }
+  ASSERT_EQ(test::run_command(ingest).status, 0);
+  auto lines = dead_letter_lines(dlq);  // throws on a line that is not JSON
+  EXPECT_EQ(lines, (std::map<uint64_t, int>{{1, 1}, {2, 1}, {3, 1}}));
 }
 
 }  // namespace
