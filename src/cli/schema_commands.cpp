@@ -29,15 +29,21 @@ Result<uint64_t> rematch_with_progress(clickhouse::Client& client, std::optional
   return events;
 }
 
+// Whether this migration run added the match table to a database that already had tables
+// (and so maybe events): its matches must be computed from what is stored.
+bool matches_need_backfill(const clickhouse::MigrateReport& report) {
+  const auto& applied = report.applied;
+  return std::find(applied.begin(), applied.end(), kMatchesMigration) != applied.end() &&
+         std::find(applied.begin(), applied.end(), "0001_events") == applied.end();
+}
+
 }  // namespace
 
 Result<clickhouse::MigrateReport> migrate_and_backfill(clickhouse::Client& client,
                                                        const clickhouse::SchemaOptions& options) {
   auto report = clickhouse::migrate(client, options);
   if (!report.ok()) return report;
-  const auto& applied = report->applied;
-  if (std::find(applied.begin(), applied.end(), kMatchesMigration) != applied.end() &&
-      std::find(applied.begin(), applied.end(), "0001_events") == applied.end()) {
+  if (matches_need_backfill(report.value())) {
     auto rematched = rematch_with_progress(client, std::nullopt, std::nullopt, kDefaultChunkEvents);
     if (!rematched.ok()) return rematched.error();
   }
@@ -134,9 +140,12 @@ void add_rematch_command(CLI::App& app) {
     if (!factory.ok()) fail(factory.error());
     auto client = factory.value()->connect();
     if (!client.ok()) fail(client.error());
-    auto report = migrate_and_backfill(*client.value(), {});
+    auto report = clickhouse::migrate(*client.value(), {});
     if (!report.ok()) fail(report.error());
-    auto events = rematch_with_progress(*client.value(), from_ms, to_ms, flags->chunk_events);
+    // A database that just got the match table needs all of its history matched, once.
+    const bool everything = matches_need_backfill(report.value());
+    auto events = rematch_with_progress(*client.value(), everything ? std::nullopt : from_ms,
+                                        everything ? std::nullopt : to_ms, flags->chunk_events);
     if (!events.ok()) fail(events.error());
     fmt::print("rebuilt the matches of {} events\n", events.value());
   });
