@@ -18,9 +18,7 @@ stages AS
          WHERE event_type IN ('order_placed', 'order_completed', 'payment')
            AND ts >= {scan_start:DateTime64(3, 'UTC')} AND ts <= {scan_end:DateTime64(3, 'UTC')}
            AND (({{ranges}})
-                OR (event_type = 'order_placed' AND (restaurant_id, table_id) IN
-                    (SELECT restaurant_id, table_id FROM events
-                     WHERE event_type = 'table_seated' AND ({{ranges}})))))
+                OR (event_type = 'order_placed' AND (restaurant_id, table_id) IN {{seated_tables}})))
 ),
 orders AS
 (

@@ -2,8 +2,10 @@
 -- those in the refreshed ranges, and later ones of a table that got a seating in those ranges
 -- (a late seating). Each gets the latest seating of its table at or before it, from what is
 -- stored now; max() over candidates keeps the true one, whichever arrived last.
--- {{ranges}} is an OR of `ts BETWEEN` over the ranges; [scan_start, scan_end] bounds the scan
--- (a batch leaves scan_end open: a late seating can change any later placement).
+-- {{ranges}} is an OR of `ts BETWEEN` over the ranges, {{seated_tables}} the tables with a
+-- seating in them (both written out by src/ingest/matcher.cpp, shared with
+-- order_candidates.sql); [scan_start, scan_end] bounds the scan (a batch leaves scan_end
+-- open: a late seating can change any later placement).
 -- Seatings are sought in the 30 minutes before the scan first; a table whose first placement
 -- has none there reads its whole history from `seatings`, which is ordered by table.
 INSERT INTO event_matches (event_type, ts, event_id, restaurant_id, table_id, seat_ts)
@@ -15,9 +17,7 @@ placed AS
     WHERE event_type = 'order_placed'
       AND ts >= {scan_start:DateTime64(3, 'UTC')} AND ts <= {scan_end:DateTime64(3, 'UTC')}
       AND (({{ranges}})
-           OR (restaurant_id, table_id) IN
-              (SELECT restaurant_id, table_id FROM events
-               WHERE event_type = 'table_seated' AND ({{ranges}})))
+           OR (restaurant_id, table_id) IN {{seated_tables}})
 ),
 recent_seats AS
 (

@@ -15,8 +15,18 @@ namespace {
 constexpr int64_t kFirstMs = -2'208'988'800'000;    // 1900-01-01 00:00:00, DateTime64's first
 constexpr int64_t kOpenEndMs = 10'413'791'999'999;  // 2299-12-31 23:59:59.999, DateTime64's last
 
-// The SQL of a file in sql/matches/ with {{ranges}} written out as an OR of `ts BETWEEN`
-// over numbered parameters (the ranges' count shapes the SQL; their values stay parameters).
+// Replaces every `placeholder` in `sql` with `text`.
+void replace_all(std::string& sql, std::string_view placeholder, const std::string& text) {
+  for (size_t at = sql.find(placeholder); at != std::string::npos;
+       at = sql.find(placeholder, at + text.size())) {
+    sql.replace(at, placeholder.size(), text);
+  }
+}
+
+// The SQL of a file in sql/matches/ with {{seated_tables}} (the tables with a seating in the
+// ranges: whose later placements a late seating may now match; one definition for both
+// files) and {{ranges}} (an OR of `ts BETWEEN` over numbered parameters: the ranges' count
+// shapes the SQL, their values stay parameters) written out.
 Result<std::string> load_match_sql(std::string_view file, size_t range_count) {
   auto text = find_resource(fmt::format("sql/matches/{}.sql", file));
   if (!text)
@@ -30,11 +40,10 @@ Result<std::string> load_match_sql(std::string_view file, size_t range_count) {
         i);
   }
   std::string sql(*text);
-  const std::string placeholder = "{{ranges}}";
-  for (size_t at = sql.find(placeholder); at != std::string::npos;
-       at = sql.find(placeholder, at + condition.size())) {
-    sql.replace(at, placeholder.size(), condition);
-  }
+  replace_all(sql, "{{seated_tables}}",
+              "(SELECT restaurant_id, table_id FROM events "
+              "WHERE event_type = 'table_seated' AND ({{ranges}}))");
+  replace_all(sql, "{{ranges}}", condition);
   return sql;
 }
 
