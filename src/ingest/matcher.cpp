@@ -1,8 +1,10 @@
 #include "ingest/matcher.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -98,7 +100,12 @@ Status refresh_matches(clickhouse::Client& client, const std::vector<TimeRange>&
   for (std::string_view file : {"seat_candidates", "order_candidates"}) {
     auto sql = load_match_sql(file, ranges.size());
     if (!sql.ok()) return sql.error();
+    auto started = std::chrono::steady_clock::now();
     TP_RETURN_IF_ERROR(client.execute(sql.value(), params));
+    spdlog::debug(
+        "match step {}: {:.0f} ms", file,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count());
   }
   return {};
 }
