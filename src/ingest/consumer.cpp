@@ -1,21 +1,20 @@
 #include "ingest/consumer.h"
 
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdio>
-#include <fstream>
-#include <functional>
-#include <random>
-#include <condition_variable>
-#include <optional>
-#include <thread>
-#include <unordered_map>
-#include <unordered_set>
-
 #include <fmt/format.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "clickhouse/client.h"
 #include "common/time.h"
@@ -34,8 +33,8 @@ constexpr int64_t kLateThresholdMs = 60'000;    // the spec's "more than 60 s la
 constexpr size_t kHttpLookupChunk = 5000;       // ids per lookup over HTTP (keeps URLs short)
 constexpr size_t kEmbeddedLookupChunk = 25000;  // in-process: past ~50k ids the engine's parse
                                                 // of the id array turns superlinear (measured)
-constexpr int64_t kMatchRangeGapMs = 600'000;    // a batch's events further apart than this
-constexpr size_t kMaxMatchRanges = 8;            // … are refreshed as separate ranges, up to 8
+constexpr int64_t kMatchRangeGapMs = 600'000;   // a batch's events further apart than this
+constexpr size_t kMaxMatchRanges = 8;           // … are refreshed as separate ranges, up to 8
 constexpr double kLatencyBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 
 // A valid, new-to-this-run event waiting in a batch.
@@ -111,7 +110,11 @@ std::string sanitize_utf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     auto c = static_cast<unsigned char>(text[i]);
-    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    size_t length = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
     if (length > 0 && i + length <= text.size() &&
         simdjson::validate_utf8(text.data() + i, length)) {
       out.append(text.substr(i, length));
@@ -147,13 +150,13 @@ std::string base64(std::string_view data) {
 
 // A batch whose events are stored, on its way to its match step and checkpoint.
 struct InsertedBatch {
-  Batch batch;                     // its events already dropped: only counters and rejects left
+  Batch batch;  // its events already dropped: only counters and rejects left
   BatchResult result;
-  std::vector<TimeRange> ranges;   // event time of its events, for the match step
-  int64_t min_ts = INT64_MAX;      // of the rows it inserted
+  std::vector<TimeRange> ranges;  // event time of its events, for the match step
+  int64_t min_ts = INT64_MAX;     // of the rows it inserted
   int64_t max_ts = 0;
-  std::string token;               // source:start:end, the checkpoint's deduplication token
-  Clock::time_point started{};     // when its commit began (lookup, insert)
+  std::string token;            // source:start:end, the checkpoint's deduplication token
+  Clock::time_point started{};  // when its commit began (lookup, insert)
   Clock::time_point lookup_done{};
   Clock::time_point insert_done{};
 };
@@ -313,8 +316,8 @@ class Consumer::Impl {
   decode::Decoder decoder_;
   RecentIds recent_;
   std::unordered_map<std::string, int64_t> max_ts_by_restaurant_;  // for late detection
-  std::string run_id_ = fmt::format("{:016x}", std::random_device{}() * 0x100000000ULL ^
-                                                   static_cast<uint64_t>(now_ms()));
+  std::string run_id_ = fmt::format(
+      "{:016x}", std::random_device{}() * 0x100000000ULL ^ static_cast<uint64_t>(now_ms()));
   bool use_insert_tokens_ = !factory_.embedded();
   uint64_t committed_end_ = 0;  // the current source's checkpoint: rows of ours beyond it are
                                 // replays of a crashed run, rows before it are re-reads
@@ -338,13 +341,14 @@ class Consumer::Impl {
       [this](clickhouse::Client& client, std::vector<InsertedBatch>& batches) {
         return finish_batches(client, batches, source_id_);
       }};
-  Stage<Batch> committer_{factory_, 1, std::chrono::milliseconds(0),
-                          [this](clickhouse::Client& client, std::vector<Batch>& batches) -> Status {
-                            for (Batch& batch : batches) {
-                              TP_RETURN_IF_ERROR(commit(client, batch, source_id_));
-                            }
-                            return Status();
-                          }};
+  Stage<Batch> committer_{
+      factory_, 1, std::chrono::milliseconds(0),
+      [this](clickhouse::Client& client, std::vector<Batch>& batches) -> Status {
+        for (Batch& batch : batches) {
+          TP_RETURN_IF_ERROR(commit(client, batch, source_id_));
+        }
+        return Status();
+      }};
 };
 
 Status Consumer::Impl::prepare() {
@@ -410,8 +414,8 @@ Status Consumer::Impl::consume_source(const std::string& path) {
       }
     }
   }
-  auto opened =
-      source::LineReader::open(path, offset, lines_before, static_cast<size_t>(options_.max_line_bytes));
+  auto opened = source::LineReader::open(path, offset, lines_before,
+                                         static_cast<size_t>(options_.max_line_bytes));
   if (!opened.ok()) return opened.error();
   auto& reader = *opened.value();
   const std::string source_id = reader.source_id();
@@ -444,7 +448,8 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   };
   auto flush_if_due = [&]() {
     if (batch.empty() || !failure.ok()) return;
-    auto age = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - batch.first_line_at);
+    auto age =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - batch.first_line_at);
     if (age.count() >= options_.batch_max_age_ms) hand_over();
     if (progress_) print_progress(false);
   };
@@ -491,10 +496,10 @@ void Consumer::Impl::add_line(const source::Line& line, Batch& batch) {
   ++batch.lines;
   stats_->lines.fetch_add(1, std::memory_order_relaxed);
   std::variant<decode::Decoded, decode::Rejection> result =
-      line.too_long ? std::variant<decode::Decoded, decode::Rejection>(decode::Rejection{
-                          decode::Reason::kLineTooLong,
-                          fmt::format("longer than {} bytes (first {} kept)",
-                                      options_.max_line_bytes, line.text.size())})
+      line.too_long ? std::variant<decode::Decoded, decode::Rejection>(
+                          decode::Rejection{decode::Reason::kLineTooLong,
+                                            fmt::format("longer than {} bytes (first {} kept)",
+                                                        options_.max_line_bytes, line.text.size())})
                     : decoder_.decode(line.text);
   if (auto* rejection = std::get_if<decode::Rejection>(&result)) {
     std::string code(decode::reason_code(rejection->reason));
@@ -597,8 +602,7 @@ Status Consumer::Impl::timed_insert(clickhouse::Client& client, std::string_view
   return status;
 }
 
-Status Consumer::Impl::load_dead_letters_beyond(const std::string& source_id,
-                                                uint64_t after_line) {
+Status Consumer::Impl::load_dead_letters_beyond(const std::string& source_id, uint64_t after_line) {
   std::ifstream in(options_.dead_letter_path, std::ios::binary);
   simdjson::ondemand::parser parser;
   uint64_t complete_bytes = 0;  // up to the end of the last line that has its newline
@@ -669,54 +673,56 @@ Status Consumer::Impl::commit(clickhouse::Client& client, Batch& batch,
   int64_t min_ts = INT64_MAX, max_ts = 0;
   auto phase_start = Clock::now();
   auto lookup_done = phase_start;
-  const std::string token = fmt::format("{}:{}:{}", source_id, batch.start_offset, batch.end_offset);
-  Status status = with_retries(fmt::format("batch at {} byte {}", source_id, batch.start_offset),
-                               [&]() -> Status {
-    // Every attempt looks up the batch's ids again, so rows an earlier, failed attempt did
-    // store (an insert spanning partitions can land in part) are found, not inserted twice.
-    result = BatchResult{};
-    result.duplicates = batch.duplicates;
-    result.conflicting = batch.conflicting;
-    max_ts_updates.clear();
-    min_ts = INT64_MAX;
-    max_ts = 0;
-    std::vector<const PendingEvent*> to_insert;
-    if (!batch.prefetched) {
-      auto stored = find_stored(client, batch);
-      if (!stored.ok()) return stored.error();
-      batch.prefetched = std::move(stored.value());
-    }
-    classify(batch, *batch.prefetched, source_id, to_insert, result);
-    batch.prefetched.reset();  // a retry looks again: a failed attempt may have stored rows
-    lookup_done = Clock::now();
-    EventBlock block;
-    for (const PendingEvent* pending : to_insert) {
-      const Event& event = pending->decoded.event;
-      auto known = max_ts_updates.find(event.restaurant_id);
-      if (known == max_ts_updates.end()) {
-        auto stored = max_ts_by_restaurant_.find(event.restaurant_id);
-        known = max_ts_updates
+  const std::string token =
+      fmt::format("{}:{}:{}", source_id, batch.start_offset, batch.end_offset);
+  Status status = with_retries(
+      fmt::format("batch at {} byte {}", source_id, batch.start_offset), [&]() -> Status {
+        // Every attempt looks up the batch's ids again, so rows an earlier, failed attempt did
+        // store (an insert spanning partitions can land in part) are found, not inserted twice.
+        result = BatchResult{};
+        result.duplicates = batch.duplicates;
+        result.conflicting = batch.conflicting;
+        max_ts_updates.clear();
+        min_ts = INT64_MAX;
+        max_ts = 0;
+        std::vector<const PendingEvent*> to_insert;
+        if (!batch.prefetched) {
+          auto stored = find_stored(client, batch);
+          if (!stored.ok()) return stored.error();
+          batch.prefetched = std::move(stored.value());
+        }
+        classify(batch, *batch.prefetched, source_id, to_insert, result);
+        batch.prefetched.reset();  // a retry looks again: a failed attempt may have stored rows
+        lookup_done = Clock::now();
+        EventBlock block;
+        for (const PendingEvent* pending : to_insert) {
+          const Event& event = pending->decoded.event;
+          auto known = max_ts_updates.find(event.restaurant_id);
+          if (known == max_ts_updates.end()) {
+            auto stored = max_ts_by_restaurant_.find(event.restaurant_id);
+            known =
+                max_ts_updates
                     .emplace(event.restaurant_id,
                              stored == max_ts_by_restaurant_.end() ? event.ts_ms : stored->second)
                     .first;
-      }
-      if (known->second - event.ts_ms > kLateThresholdMs) ++result.late;
-      known->second = std::max(known->second, event.ts_ms);
-      result.subtotal_mismatch += pending->decoded.subtotal_mismatch;
-      result.total_mismatch += pending->decoded.total_mismatch;
-      min_ts = std::min(min_ts, event.ts_ms);
-      max_ts = std::max(max_ts, event.ts_ms);
-      block.add(event, pending->decoded.content_hash, {source_id, pending->offset});
-    }
-    result.inserted += to_insert.size();
-    if (block.rows() == 0) return Status();
-    // Over HTTP an insert can time out and still land later: the token makes the server
-    // drop such a repeat. In-process the outcome is never in doubt, and the lookup above
-    // already covers a partial landing, so the embedded engine skips the token's cost.
-    return timed_insert(client, fmt::format("events {}", event_row_columns()), kEventBlockFormat,
-                        block.finish(),
-                        use_insert_tokens_ ? "events:" + token : std::string());
-  });
+          }
+          if (known->second - event.ts_ms > kLateThresholdMs) ++result.late;
+          known->second = std::max(known->second, event.ts_ms);
+          result.subtotal_mismatch += pending->decoded.subtotal_mismatch;
+          result.total_mismatch += pending->decoded.total_mismatch;
+          min_ts = std::min(min_ts, event.ts_ms);
+          max_ts = std::max(max_ts, event.ts_ms);
+          block.add(event, pending->decoded.content_hash, {source_id, pending->offset});
+        }
+        result.inserted += to_insert.size();
+        if (block.rows() == 0) return Status();
+        // Over HTTP an insert can time out and still land later: the token makes the server
+        // drop such a repeat. In-process the outcome is never in doubt, and the lookup above
+        // already covers a partial landing, so the embedded engine skips the token's cost.
+        return timed_insert(client, fmt::format("events {}", event_row_columns()),
+                            kEventBlockFormat, block.finish(),
+                            use_insert_tokens_ ? "events:" + token : std::string());
+      });
   TP_RETURN_IF_ERROR(status);
   for (const auto& [restaurant, ts] : max_ts_updates) max_ts_by_restaurant_[restaurant] = ts;
 
@@ -753,8 +759,9 @@ Status Consumer::Impl::finish_batches(clickhouse::Client& client,
   TP_RETURN_IF_ERROR(with_retries(
       fmt::format("matches of {} byte {}", source_id, inserted.front().batch.start_offset),
       [&] { return refresh_matches(client, ranges, true); }));
-  const double match_ms = std::chrono::duration<double, std::milli>(Clock::now() - match_start)
-                              .count() / static_cast<double>(inserted.size());
+  const double match_ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - match_start).count() /
+      static_cast<double>(inserted.size());
   for (const InsertedBatch& one : inserted) {
     TP_RETURN_IF_ERROR(checkpoint(client, one, source_id, match_ms));
   }
@@ -771,36 +778,39 @@ Status Consumer::Impl::checkpoint(clickhouse::Client& client, const InsertedBatc
   // The batch row is the checkpoint: written last, so a crash before it replays the batch.
   nlohmann::json reasons = nlohmann::json::object();
   for (const auto& [code, count] : batch.reasons) reasons[code] = count;
-  nlohmann::json row = {{"source_id", source_id},
-                        {"run_id", run_id_},
-                        {"start_offset", batch.start_offset},
-                        {"end_offset", batch.end_offset},
-                        {"end_line", batch.end_line},
-                        {"lines", batch.lines},
-                        {"blank", batch.blank},
-                        {"inserted", result.inserted},
-                        {"duplicates", result.duplicates},
-                        {"conflicting_duplicates", result.conflicting},
-                        {"rejected", batch.rejects.size()},
-                        {"rejected_by_reason", reasons},
-                        {"late_events", result.late},
-                        {"subtotal_mismatch", result.subtotal_mismatch},
-                        {"total_mismatch", result.total_mismatch},
-                        {"min_event_ts", format_clickhouse_ms(inserted.min_ts == INT64_MAX ? 0 : inserted.min_ts)},
-                        {"max_event_ts", format_clickhouse_ms(inserted.max_ts)}};
+  nlohmann::json row = {
+      {"source_id", source_id},
+      {"run_id", run_id_},
+      {"start_offset", batch.start_offset},
+      {"end_offset", batch.end_offset},
+      {"end_line", batch.end_line},
+      {"lines", batch.lines},
+      {"blank", batch.blank},
+      {"inserted", result.inserted},
+      {"duplicates", result.duplicates},
+      {"conflicting_duplicates", result.conflicting},
+      {"rejected", batch.rejects.size()},
+      {"rejected_by_reason", reasons},
+      {"late_events", result.late},
+      {"subtotal_mismatch", result.subtotal_mismatch},
+      {"total_mismatch", result.total_mismatch},
+      {"min_event_ts", format_clickhouse_ms(inserted.min_ts == INT64_MAX ? 0 : inserted.min_ts)},
+      {"max_event_ts", format_clickhouse_ms(inserted.max_ts)}};
   const std::string checkpoint = row.dump() + "\n";
   TP_RETURN_IF_ERROR(with_retries(fmt::format("checkpoint of {}", source_id), [&] {
     return timed_insert(client, "ingest_batches", "JSONEachRow", checkpoint,
                         "batch:" + inserted.token);
   }));
 
-  auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
+  auto ms = [](auto from, auto to) {
+    return std::chrono::duration<double, std::milli>(to - from).count();
+  };
   spdlog::debug(
       "batch of {} lines: lookup {:.0f} ms, encode+insert {:.0f} ms, matches {:.0f} ms (its "
       "share), checkpoint {:.0f} ms, inserted to checkpointed {:.0f} ms",
       batch.lines, ms(inserted.started, inserted.lookup_done),
-      ms(inserted.lookup_done, inserted.insert_done), match_ms,
-      ms(checkpoint_start, Clock::now()), ms(inserted.insert_done, Clock::now()));
+      ms(inserted.lookup_done, inserted.insert_done), match_ms, ms(checkpoint_start, Clock::now()),
+      ms(inserted.insert_done, Clock::now()));
   summary_.lines += batch.lines;
   summary_.blank += batch.blank;
   summary_.inserted += result.inserted;
