@@ -43,6 +43,14 @@ class Client {
   virtual Result<std::vector<std::string>> query_json_rows(std::string_view sql,
                                                            const QueryParams& params = {}) = 0;
 
+  // query_json_rows for a statement that reads a long list of values: the SQL names it
+  // {{values}}, a one-column table (column `value` of ClickHouse `type`, values as its text).
+  // A batch's 50,000 ids as an Array parameter cost the engine more to parse than the query
+  // itself; the embedded backend overrides this to read them from a file instead.
+  virtual Result<std::vector<std::string>> query_json_rows_with_values(
+      std::string_view sql, const QueryParams& params, std::string_view type,
+      const std::vector<std::string_view>& values);
+
   // What this client talks to, for logs (never includes credentials).
   virtual std::string describe() const = 0;
 
@@ -61,6 +69,9 @@ class ClientFactory {
 
 // Quotes `value` as a ClickHouse string literal ('...' with \ and ' escaped).
 std::string quote_string(std::string_view value);
+
+// Replaces every `placeholder` (a {{name}} of the SQL templates) in `sql` with `text`.
+std::string replace_all(std::string sql, std::string_view placeholder, std::string_view text);
 
 // Drops trailing blanks and semicolons, so a statement can be wrapped or get FORMAT appended.
 std::string_view trim_statement(std::string_view sql);

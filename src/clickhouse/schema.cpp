@@ -21,15 +21,6 @@ const std::vector<std::pair<std::string, std::string>> kTtlTables = {
     {"restaurant_names", "hour"},   {"event_matches", "toDateTime(ts)"},
 };
 
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  size_t at = 0;
-  while ((at = text.find(from, at)) != std::string::npos) {
-    text.replace(at, from.size(), to);
-    at += to.size();
-  }
-  return text;
-}
-
 // Splits a script into statements on ';' at the end of a line; keeps "-- @" directives.
 std::vector<std::string> split_statements(const std::string& script) {
   std::vector<std::string> out;

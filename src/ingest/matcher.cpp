@@ -17,14 +17,6 @@ namespace {
 constexpr int64_t kFirstMs = -2'208'988'800'000;    // 1900-01-01 00:00:00, DateTime64's first
 constexpr int64_t kOpenEndMs = 10'413'791'999'999;  // 2299-12-31 23:59:59.999, DateTime64's last
 
-// Replaces every `placeholder` in `sql` with `text`.
-void replace_all(std::string& sql, std::string_view placeholder, const std::string& text) {
-  for (size_t at = sql.find(placeholder); at != std::string::npos;
-       at = sql.find(placeholder, at + text.size())) {
-    sql.replace(at, placeholder.size(), text);
-  }
-}
-
 // The SQL of a file in sql/matches/ with {{seated_tables}} (the tables with a seating in the
 // ranges: whose later placements a late seating may now match; one definition for both
 // files) and {{ranges}} (an OR of `ts BETWEEN` over numbered parameters: the ranges' count
@@ -41,12 +33,10 @@ Result<std::string> load_match_sql(std::string_view file, size_t range_count) {
         "'UTC')}}",
         i);
   }
-  std::string sql(*text);
-  replace_all(sql, "{{seated_tables}}",
-              "(SELECT restaurant_id, table_id FROM events "
-              "WHERE event_type = 'table_seated' AND ({{ranges}}))");
-  replace_all(sql, "{{ranges}}", condition);
-  return sql;
+  std::string sql = clickhouse::replace_all(std::string(*text), "{{seated_tables}}",
+                                           "(SELECT restaurant_id, table_id FROM events "
+                                           "WHERE event_type = 'table_seated' AND ({{ranges}}))");
+  return clickhouse::replace_all(std::move(sql), "{{ranges}}", condition);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The embedded engine runs inside this process, round-trips rows through the schema, refuses a
 // second process on its data directory, and handles parameters under concurrency.
+#include <algorithm>
 #include <nlohmann/json.hpp>
-
 #include <thread>
 
 #include "clickhouse/schema.h"
@@ -48,6 +48,35 @@ TEST(EngineEmbedded, QueryParametersAreTyped) {
   EXPECT_FALSE(bad.ok());  // a value is parsed as its type, never as SQL
 }
 
+TEST(EngineEmbedded, ValueListsArriveIntactThroughTheFileAndTheParameterPath) {
+  auto client = test::embedded_client();
+  const std::vector<std::string_view> values = {"plain",       "tab\there", "new\nline",
+                                                "back\\slash", "it's",      ""};
+  const std::string sql =
+      "SELECT groupArray(value) AS got, {n:UInt32} AS n FROM (SELECT value FROM {{values}} "
+      "ORDER BY value)";
+  // The embedded override (a scratch file), then the base class's (an Array parameter,
+  // what an HTTP client sends), on the same engine: both must give the same list.
+  auto via_file = client->query_json_rows_with_values(sql, {{"n", "7"}}, "String", values);
+  auto via_param =
+      client->clickhouse::Client::query_json_rows_with_values(sql, {{"n", "7"}}, "String", values);
+  for (const auto* rows : {&via_file, &via_param}) {
+    ASSERT_TRUE(rows->ok()) << rows->error().to_string();
+    auto row = json::parse(rows->value().at(0));
+    EXPECT_EQ(row["n"], 7);
+    std::vector<std::string> expected(values.begin(), values.end());
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(row["got"].get<std::vector<std::string>>(), expected);
+  }
+  auto none =
+      client->query_json_rows_with_values("SELECT count() AS n FROM {{values}}", {}, "UUID", {});
+  ASSERT_TRUE(none.ok()) << none.error().to_string();
+  EXPECT_EQ(json::parse(none->at(0))["n"], 0);
+  auto bad = client->query_json_rows_with_values("SELECT value FROM {{values}}", {}, "UUID",
+                                                 {"not-a-uuid"});
+  EXPECT_FALSE(bad.ok());  // values are parsed as their type
+}
+
 TEST(EngineEmbedded, MigrationsAreIdempotentAndRoundTripRows) {
   auto client = test::embedded_client();
   auto first = clickhouse::migrate(*client, {});
@@ -70,7 +99,8 @@ TEST(EngineEmbedded, MigrationsAreIdempotentAndRoundTripRows) {
   // A redelivery in another block is stored, then collapsed by FINAL.
   ASSERT_TRUE(client->insert("events", "JSONEachRow", rows, {"token-2"}).ok());
   auto final_rows = client->query_json_rows(
-      "SELECT count() AS n, sum(subtotal) AS s FROM events FINAL WHERE event_type = 'order_placed'");
+      "SELECT count() AS n, sum(subtotal) AS s FROM events FINAL WHERE event_type = "
+      "'order_placed'");
   ASSERT_TRUE(final_rows.ok());
   EXPECT_EQ(json::parse(final_rows->at(0))["n"], 1);
   auto items = client->query_json_rows(
@@ -109,8 +139,8 @@ TEST(EngineEmbedded, SecondProcessOnSameDirectoryGetsClearError) {
   auto client = opened.value()->connect();
   ASSERT_TRUE(client.ok());
   // This process owns the directory now; another process must be refused with a clear error.
-  auto result = test::run_command(test::tablepulse_binary() + " migrate --db " + dir.str() +
-                                  " 2>&1");
+  auto result =
+      test::run_command(test::tablepulse_binary() + " migrate --db " + dir.str() + " 2>&1");
   EXPECT_EQ(result.status, error_exit_status(ErrorCode::kEngineLocked)) << result.out;
   EXPECT_NE(result.out.find("engine_locked"), std::string::npos) << result.out;
 }
