@@ -21,7 +21,8 @@ struct IngestOptions {
   std::vector<std::string> sources;   // files, or "-" for stdin
   bool follow = false;                // keep reading files as they grow (tail -f)
   std::string dead_letter_path;       // refused lines as JSON lines; empty: not written
-  size_t batch_max_rows = 50000;      // a batch is inserted when it has this many events …
+  size_t batch_max_rows = 100000;     // a batch is inserted when it has this many events (1M
+                                      // bulk: 5.6 s at 100k, 6.5 s at 50k, 6.2 s at 200k) …
   int64_t batch_max_age_ms = 250;     // … or when its oldest line waited this long
   size_t dedup_memory_ids = 2000000;  // event_ids remembered in memory (bounded; older ones are
                                       // found in the database by the batch lookup)
