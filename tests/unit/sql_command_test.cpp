@@ -1,4 +1,4 @@
-// `tablepulse sql`: queries print their rows without a flag; other statements print nothing.
+// `tablepulse sql` (Engine*: the binary opens the embedded engine): queries print their rows without a flag; other statements print nothing.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 namespace tp {
 namespace {
 
-TEST(SqlCommand, PrintsTheRowsOfQueriesAndRunsOtherStatementsQuietly) {
+TEST(EngineSqlCommand, PrintsTheRowsOfQueriesAndRunsOtherStatementsQuietly) {
   test::TempDir dir;
   auto result = test::run_command(
       fmt::format("{} sql --db {}/db 'CREATE TABLE t (a UInt8) ENGINE = Memory' "
