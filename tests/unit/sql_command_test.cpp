@@ -1,4 +1,5 @@
-// `tablepulse sql` (Engine*: the binary opens the embedded engine): queries print their rows without a flag; other statements print nothing.
+// `tablepulse sql`: queries print their rows without a flag; other statements print nothing.
+// (Engine*: the binary opens the embedded engine, which the sanitizer build cannot load.)
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
