@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/ingest: events/s and peak RSS of `tablepulse ingest` on N generated events, side by side
 # in the same run with (1) the engine ingesting the same file by itself
-# (INSERT INTO events ... SELECT ... FROM file(..., JSONEachRow), same schema and views), also
+# (INSERT INTO events ... SELECT ... FROM file(..., JSONEachRow), same schema and views; once
+# with the engine's default settings and once with the insert settings tablepulse uses), also
 # followed by `tablepulse rematch`, which gives its data the matches the consumer writes as it
 # goes (without them wait-times and turnover have no samples), and
 # (2) a plain Python consumer (json + chdb, from a project-local venv). Not a test: prints figures.
@@ -41,7 +42,7 @@ for n in "${SIZES[@]}"; do
   file=$WORK/events-$n.jsonl
   [[ -f $file ]] || $BIN generate --restaurants 200 --events "$n" --seed 7 -o "$file" 2>/dev/null
   lines=$(wc -l <"$file")
-  for consumer in tablepulse engine-alone python; do
+  for consumer in tablepulse engine-alone engine-alone-tuned python; do
     db=$WORK/db-$consumer-$n
     rm -rf "$db"
     case $consumer in
@@ -49,6 +50,10 @@ for n in "${SIZES[@]}"; do
       engine-alone)
         $BIN migrate --db "$db" >/dev/null
         r=$(measure x $BIN sql --db "$db" "$(sed "s|@FILE@|$file|" bench/engine_insert.sql)") ;;
+      engine-alone-tuned)  # with the insert settings tablepulse uses in-process (DESIGN §7)
+        $BIN migrate --db "$db" >/dev/null
+        r=$(measure x $BIN sql --db "$db" "$(sed "s|@FILE@|$file|" bench/engine_insert.sql),
+          parallel_view_processing = 1, optimize_on_insert = 0") ;;
       python)
         $BIN migrate --db "$db" >/dev/null  # the same schema and views as the others
         r=$(measure x "$VENV/bin/python" bench/python_consumer.py "$db" "$file") ;;
