@@ -45,8 +45,8 @@ class Client {
 
   // query_json_rows for a statement that reads a long list of values: the SQL names it
   // {{values}}, a one-column table (column `value` of ClickHouse `type`, values as its text).
-  // A batch's 50,000 ids as an Array parameter cost the engine more to parse than the query
-  // itself; the embedded backend overrides this to read them from a file instead.
+  // A batch's ids (25,000 and more) as an Array parameter cost the engine more to parse than
+  // the query itself; the embedded backend overrides this to read them from a file instead.
   virtual Result<std::vector<std::string>> query_json_rows_with_values(
       std::string_view sql, const QueryParams& params, std::string_view type,
       const std::vector<std::string_view>& values);

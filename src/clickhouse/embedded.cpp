@@ -264,7 +264,7 @@ class EmbeddedClient final : public Client {
     //    another; for `events` (five views) the engine's own insert went from 6.9 to 5.0 s;
     //  * optimize_on_insert = 0: no merge pass over each new block. The consumer never puts
     //    two rows with one key in a block, and every reader of these tables either uses FINAL
-    //    or aggregates with max/min/any, so the pass only cost time: 5.5-6.1 s -> 4.7-5.2 s.
+    //    or aggregates with max/min/any/argMax, so the pass only cost time: 5.5-6.1 s -> 4.7-5.2 s.
     std::string sql = fmt::format(
         "INSERT INTO {} FROM INFILE {} SETTINGS parallel_view_processing = 1, "
         "optimize_on_insert = 0",
