@@ -129,7 +129,7 @@ uint64_t content_hash(const Event& event) {
     append_field(canonical, item.item_name);
     append_field(canonical, item.category);
     append_field(canonical, std::to_string(item.quantity));
-    append_field(canonical, std::to_string(item.unit_price_cents));
+    append_field(canonical, std::to_string(item.price_cents));
   }
   append_field(canonical, fmt::format("{}|{}|{}|{}", event.subtotal_cents, event.tax_cents,
                                       event.tip_cents, event.total_cents));
@@ -172,7 +172,7 @@ void decode_items(const object& obj, Event& event) {
     line.item_name = string_field(item, "item_name", kMaxNameBytes, where);
     line.category = string_field(item, "category", kMaxIdBytes, where);
     line.quantity = static_cast<uint32_t>(integer_field(item, "quantity", 1, 1000, where));
-    line.unit_price_cents = money_field(item, "unit_price", where);
+    line.price_cents = money_field(item, "unit_price", where);
     event.items.push_back(std::move(line));
   }
 }
@@ -215,7 +215,7 @@ Decoded decode_object(const object& obj) {
       decode_items(obj, event);
       event.subtotal_cents = money_field(obj, "subtotal");
       int64_t items_cents = 0;
-      for (const auto& item : event.items) items_cents += item.quantity * item.unit_price_cents;
+      for (const auto& item : event.items) items_cents += item.quantity * item.price_cents;
       decoded.subtotal_mismatch = std::llabs(items_cents - event.subtotal_cents) > 1;
       break;
     }

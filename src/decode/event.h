@@ -27,12 +27,12 @@ struct LineItem {
   std::string item_name;
   std::string category;
   uint32_t quantity = 0;
-  int64_t unit_price_cents = 0;
+  int64_t price_cents = 0;  // the unit price (the wire's `price`), in cents
 };
 
 // An event after validation: UUID lower-cased, timestamp in UTC milliseconds, money in cents.
 struct Event {
-  std::string event_id;  // canonical lower-case UUID
+  std::string event_id;  // opaque id as sent (1-128 bytes); a UUID in canonical lower case
   EventType type = EventType::kTableSeated;
   int64_t ts_ms = 0;  // event time, Unix epoch milliseconds, UTC
   std::string restaurant_id;

@@ -13,10 +13,13 @@ namespace tp::decode {
   X(kMissingField, "missing_field", "a required field is absent (detail names it)")        \
   X(kWrongType, "wrong_type", "a field has the wrong JSON type (detail names it)")         \
   X(kUnknownEventType, "unknown_event_type", "event_type is not one of the four types")    \
-  X(kInvalidEventId, "invalid_event_id", "event_id is not a UUID")                         \
-  X(kInvalidTimestamp, "invalid_timestamp", "timestamp is not RFC 3339 with a time zone")  \
+  X(kInvalidEventId, "invalid_event_id", "event_id is empty or longer than 128 bytes")     \
+  X(kInvalidTimestamp, "invalid_timestamp", "timestamp is not an ISO 8601 date and time")  \
   X(kOutOfRange, "out_of_range", "a value is outside its allowed range (detail says which)") \
-  X(kEmptyItems, "empty_items", "an order_placed has no items")
+  X(kEmptyItems, "empty_items", "an order_placed has no items")                            \
+  X(kConflictingFields, "conflicting_fields",                                              \
+    "two spellings of one field (restaurant_id and location_id) carry different values")   \
+  X(kDuplicateKey, "duplicate_key", "an object names the same field twice")
 
 enum class Reason {
 #define TP_REASON_ENUM(name, code, what) name,

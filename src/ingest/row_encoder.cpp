@@ -141,7 +141,7 @@ void EventBlock::add(const Event& event, uint64_t content_hash, const RowOrigin&
     put_string(columns_[kItemName], item.item_name);
     put_string(columns_[kItemCategory], item.category);
     put(columns_[kItemQuantity], item.quantity);
-    put(columns_[kItemPrice], item.unit_price_cents);  // Decimal(12, 2): an Int64 of cents
+    put(columns_[kItemPrice], item.price_cents);  // Decimal(12, 2): an Int64 of cents
   }
   items_ += event.items.size();
   put(columns_[kItemsOffsets], items_);  // an array column is its end offsets, then its items

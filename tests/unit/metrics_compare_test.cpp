@@ -68,7 +68,7 @@ nlohmann::ordered_json event_to_wire(const Event& e, int offset_min = 0) {
                          {"item_name", line.item_name},
                          {"category", line.category},
                          {"quantity", line.quantity},
-                         {"unit_price", money(line.unit_price_cents)}});
+                         {"unit_price", money(line.price_cents)}});
       }
       j["items"] = std::move(items);
       j["subtotal"] = money(e.subtotal_cents);
@@ -193,7 +193,7 @@ class Scenario {
     if (i == 2 && ts >= kStart + 60 * kMin) line.item_name = "Tomato Soup";  // rename
     if (i == 6 && ts >= kStart + 90 * kMin) line.category = "specials";      // recategorise
     line.quantity = static_cast<uint32_t>(chance(0.1) ? uniform(4, 12) : uniform(1, 3));
-    line.unit_price_cents = 250 + 25 * (i * 7 % 40);
+    line.price_cents = 250 + 25 * (i * 7 % 40);
     return line;
   }
 
@@ -207,7 +207,7 @@ class Scenario {
     for (int k = 0; k < n; ++k) {
       LineItem line = menu_line(ts);
       if (!seen.insert(line.item_id).second) continue;
-      e.subtotal_cents += line.quantity * line.unit_price_cents;
+      e.subtotal_cents += line.quantity * line.price_cents;
       e.items.push_back(std::move(line));
     }
     if (chance(0.03)) e.subtotal_cents += uniform(2, 500);  // subtotal_mismatch: still stored
@@ -435,7 +435,7 @@ class Scenario {
       if (!fresh && seen->second - e.ts_ms > kMin) ++*expected_a_.late;
       if (!fresh) seen->second = std::max(seen->second, e.ts_ms);
       int64_t items_cents = 0;
-      for (const LineItem& line : e.items) items_cents += line.quantity * line.unit_price_cents;
+      for (const LineItem& line : e.items) items_cents += line.quantity * line.price_cents;
       if (e.type == EventType::kOrderPlaced && std::llabs(items_cents - e.subtotal_cents) > 1) {
         ++*expected_a_.subtotal_mismatch;
       }
@@ -936,7 +936,7 @@ class HandStream {
   static void items(Event& e, std::vector<LineItem> lines) {
     e.items = std::move(lines);
     e.subtotal_cents = 0;
-    for (const auto& l : e.items) e.subtotal_cents += l.quantity * l.unit_price_cents;
+    for (const auto& l : e.items) e.subtotal_cents += l.quantity * l.price_cents;
   }
   const std::vector<Event>& events() const { return events_; }
   // The events as JSON lines, newest first (every line arrives out of event-time order).
