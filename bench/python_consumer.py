@@ -3,7 +3,7 @@ in-memory dedup by event_id, minimal validation. Usage: python_consumer.py DB_DI
 import json
 import sys
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 from chdb import session
 
@@ -28,26 +28,33 @@ def flush():
 for line in open(sys.argv[2], encoding="utf-8", errors="replace"):
     try:
         e = json.loads(line)
-        if e["event_type"] not in TYPES or e["event_id"] in seen:
+        event_id = e["event_id"]
+        if not isinstance(event_id, str) or not 0 < len(event_id) <= 128:
             continue
-        if len(e["event_id"]) != 36 or str(uuid.UUID(e["event_id"])) != e["event_id"].lower():
+        if len(event_id) == 36:
+            try:
+                event_id = str(uuid.UUID(event_id))
+            except ValueError:
+                pass
+        if e["event_type"] not in TYPES or event_id in seen:
             continue
-        if not e["timestamp"].endswith("Z"):
-            continue
-        datetime.fromisoformat(e["timestamp"][:-1])
+        stamp = datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00"))
+        if stamp.tzinfo is not None:
+            stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None)
         if not all(isinstance(e.get(k), str) and e.get(k) for k in
                    ("restaurant_id", "restaurant_name", "table_id")):
             continue
         numbers = [e.get(k) for k in ("party_size", "subtotal", "tax", "tip", "total_amount",
                                       "kitchen_time_minutes")]
         items = e.get("items", [])
-        numbers += [i.get(k) for i in items for k in ("quantity", "unit_price")]
+        numbers += [i.get(k) for i in items for k in ("quantity", "price")]
         if any(not isinstance(v, (int, float)) or v < 0 for v in numbers if v is not None):
             continue
         if e["event_type"] == "order_placed" and not items:
             continue
-        seen.add(e["event_id"])
-        ts = e["timestamp"].replace("T", " ").replace("Z", "")
+        seen.add(event_id)
+        e["event_id"] = event_id
+        ts = stamp.isoformat(sep=" ", timespec="milliseconds")
         row = {k: e.get(k) for k in ("event_id", "event_type", "restaurant_id", "restaurant_name",
                                      "table_id", "order_id", "server_id", "party_size", "subtotal",
                                      "tax", "tip", "total_amount", "payment_method",
@@ -55,7 +62,7 @@ for line in open(sys.argv[2], encoding="utf-8", errors="replace"):
         row["ts"] = ts[:23]
         if "items" in e:
             row["items"] = [{k: i[k] for k in ("item_id", "item_name", "category", "quantity",
-                                               "unit_price")} for i in e["items"]]
+                                               "price")} for i in e["items"]]
         batch.append(json.dumps(row))
     except (ValueError, KeyError, TypeError, AttributeError):
         continue

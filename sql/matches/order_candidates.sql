@@ -24,7 +24,7 @@ orders AS
 (
     SELECT order_id,
            countIf(event_type = 'order_placed') > 0 AS has_placement,
-           minIf((ts, toUInt128(event_id), event_id), event_type = 'order_placed') AS first_placed,
+           minIf((ts, event_id), event_type = 'order_placed') AS first_placed,
            countIf(event_type = 'order_completed') > 0 AS has_completion,
            minIf(ts, event_type = 'order_completed') AS first_completed
     FROM stages
@@ -44,10 +44,10 @@ SELECT s.event_type, s.ts, s.event_id, s.restaurant_id, s.table_id,
        if(s.event_type = 'payment' AND o.has_placement,
           (tupleElement(o.first_placed, 1), tupleElement(o.first_placed, 2),
            -toUnixTimestamp64Milli(if(ps.found = 1, ps.seat_ts, no_seat))),
-          (none_yet, toUInt128(0), toInt64(0)))
+          (none_yet, '', toInt64(0)))
 FROM stages AS s
 INNER JOIN orders AS o ON o.order_id = s.order_id
 LEFT JOIN placement_seats AS ps
-    ON ps.ts = tupleElement(o.first_placed, 1) AND ps.event_id = tupleElement(o.first_placed, 3)
+    ON ps.ts = tupleElement(o.first_placed, 1) AND ps.event_id = tupleElement(o.first_placed, 2)
 WHERE s.event_type IN ('order_completed', 'payment')
 SETTINGS join_use_nulls = 0

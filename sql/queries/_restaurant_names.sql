@@ -1,6 +1,5 @@
 -- Shared CTE: each restaurant's name on its latest event at or before as_of (greatest
--- (ts, event_id), packed in one UInt256: ts above toUInt128(event_id), which orders UUIDs as
--- their text does). Every metric's rows are restaurants with at least one event in
+-- (ts, event_id), the id compared as text, byte for byte). Every metric's rows are restaurants with at least one event in
 -- (window_start, as_of], so that latest event lies in the window: the lookup reads the
 -- window's own key range, whatever the length of history. A restaurant with an event in the
 -- last 2 minutes has its latest one there, so only the others need their rows of the whole
@@ -9,9 +8,7 @@
 names AS
 (
     SELECT restaurant_id,
-           argMax(restaurant_name,
-                  (bitShiftLeft(toUInt256(toUnixTimestamp64Milli(ts)), 128) + toUInt128(event_id),
-                   keep_rank)) AS restaurant_name
+           argMax(restaurant_name, (ts, event_id, keep_rank)) AS restaurant_name
     FROM events
     WHERE ts > {window_start:DateTime64(3, 'UTC')} AND ts <= {as_of:DateTime64(3, 'UTC')}
       AND ({restaurant_id:String} = '' OR restaurant_id = {restaurant_id:String})

@@ -7,5 +7,6 @@ SELECT sum(inserted) AS events,
        sum(late_events) AS late_events,
        sum(subtotal_mismatch) AS subtotal_mismatch,
        sum(total_mismatch) AS total_mismatch,
-       sum(conflicting_duplicates) AS conflicting_duplicates
+       sum(conflicting_duplicates) AS conflicting_duplicates,
+       sum(naive_timestamps) AS naive_timestamps
 FROM ingest_batches FINAL

@@ -9,7 +9,7 @@ FROM
     WHERE hour < toStartOfHour({as_of:DateTime64(3, 'UTC')})
     GROUP BY restaurant_id
     UNION ALL
-    SELECT restaurant_id, argMax(toString(restaurant_name), (ts, toUInt128(event_id), keep_rank)) AS name,
+    SELECT restaurant_id, argMax(toString(restaurant_name), (ts, event_id, keep_rank)) AS name,
            1 AS priority
     FROM events
     WHERE ts >= toStartOfHour({as_of:DateTime64(3, 'UTC')})

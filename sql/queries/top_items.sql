@@ -1,16 +1,14 @@
 -- top-items: line items of the window's order_placed events (order_items, one row per line);
--- name and category from the item's latest order in the window (greatest (ts, event_id)).
--- The key packs ts above event_id in one UInt256 (toUInt128 orders UUIDs as their text does):
--- one integer compare per row, half the time of a tuple. An item with a line in the last
--- 2 minutes has its latest one there, so only the other items compare keys over the whole
--- window (as for restaurant names).
+-- name and category from the item's latest order in the window (greatest (ts, event_id), the
+-- id compared as text). An item with a line in the last 2 minutes has its latest one there,
+-- so only the other items compare keys over the whole window (as for restaurant names).
 SELECT item_id, latest.1 AS item_name, latest.2 AS category, quantity_sum AS quantity,
        orders AS times_ordered
 FROM
 (
     SELECT item_id,
            argMaxIf((item_name, category),
-                    bitShiftLeft(toUInt256(toUnixTimestamp64Milli(ts)), 128) + toUInt128(event_id),
+                    (ts, event_id),
                     ts > {as_of:DateTime64(3, 'UTC')} - INTERVAL 2 MINUTE
                     OR item_id NOT IN
                        (SELECT item_id FROM order_items

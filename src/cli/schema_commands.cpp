@@ -102,7 +102,7 @@ void add_schema_command(CLI::App& app) {
     for (const auto& migration : clickhouse::all_migrations()) {
       fmt::print("-- {}\n", migration.name);
       for (const auto& statement : clickhouse::render_migration(migration, *options)) {
-        fmt::print("{};\n\n", statement);
+        fmt::print("{};\n\n", statement.describe());
       }
     }
   });

@@ -70,7 +70,7 @@ std::vector<Migration> all_migrations() {
   return out;
 }
 
-std::vector<std::string> render_migration(const Migration& migration,
+std::vector<Statement> render_migration(const Migration& migration,
                                           const SchemaOptions& options) {
   const bool cluster = !options.cluster.empty();
   std::string text = replace_all(migration.text, "{{ttl_days}}", std::to_string(options.ttl_days));
@@ -98,23 +98,74 @@ std::vector<std::string> render_migration(const Migration& migration,
   }
   rendered += text.substr(last);
 
-  std::vector<std::string> statements;
+  std::vector<Statement> statements;
+  std::optional<ColumnCondition> pending_when;  // applies to the next statement emitted
+  auto emit = [&](std::string sql) {
+    statements.push_back(Statement{std::move(sql), std::move(pending_when)});
+    pending_when.reset();
+  };
   static const std::regex kDistributed(R"(-- @distributed (\w+) BY (.+))");
+  static const std::regex kDropDistributed(R"(-- @drop-distributed (\w+))");
+  static const std::regex kWhen(R"(-- @when (\w+)\.(\w+) (.+))");
   for (auto& statement : split_statements(rendered)) {
     std::smatch match;
-    if (std::regex_match(statement, match, kDistributed)) {
+    if (std::regex_match(statement, match, kWhen)) {
+      pending_when = ColumnCondition{match[1].str(), match[2].str(), match[3].str()};
+    } else if (std::regex_match(statement, match, kDistributed)) {
       if (cluster) {
-        statements.push_back(fmt::format(
+        emit(fmt::format(
             "CREATE TABLE IF NOT EXISTS {0} ON CLUSTER {1} AS {0}_local\n"
             "ENGINE = Distributed({1}, currentDatabase(), {0}_local, {2})",
             match[1].str(), options.cluster, match[2].str()));
       }
-      continue;
+    } else if (std::regex_match(statement, match, kDropDistributed)) {
+      // On one node the table of that name is the local one, already dropped.
+      if (cluster) {
+        emit(fmt::format("DROP TABLE IF EXISTS {} ON CLUSTER {} SYNC", match[1].str(),
+                         options.cluster));
+      }
+    } else {
+      emit(statement);
     }
-    statements.push_back(statement);
   }
   return statements;
 }
+
+std::string Statement::describe() const {
+  if (!when) return sql;
+  return fmt::format("-- only while {}.{} is {}\n{}", when->table, when->column, when->type, sql);
+}
+
+namespace {
+
+// Whether `condition` holds now (the column exists with that type).
+Result<bool> holds(Client& client, const ColumnCondition& condition) {
+  auto rows = client.query_json_rows(
+      "SELECT type FROM system.columns WHERE database = currentDatabase() "
+      "AND table = {table:String} AND name = {column:String}",
+      {{"table", condition.table}, {"column", condition.column}});
+  if (!rows.ok()) return rows.error();
+  for (const auto& row : rows.value()) {
+    if (nlohmann::json::parse(row)["type"] == condition.type) return true;
+  }
+  return false;
+}
+
+// The retention in days of the events table, if it exists and has one.
+Result<std::optional<int>> current_ttl_days(Client& client) {
+  auto rows = client.query_json_rows(
+      "SELECT engine_full FROM system.tables WHERE database = currentDatabase() "
+      "AND name IN ('events', 'events_local') ORDER BY name LIMIT 1");
+  if (!rows.ok()) return rows.error();
+  if (rows->empty()) return std::optional<int>();
+  static const std::regex kTtl(R"(toIntervalDay\((\d+)\))");
+  std::smatch match;
+  std::string engine = nlohmann::json::parse(rows->front())["engine_full"].get<std::string>();
+  if (!std::regex_search(engine, match, kTtl)) return std::optional<int>();
+  return std::optional<int>(std::stoi(match[1].str()));
+}
+
+}  // namespace
 
 Result<MigrateReport> migrate(Client& client, const SchemaOptions& options) {
   TP_RETURN_IF_ERROR(client.execute(
@@ -129,13 +180,23 @@ Result<MigrateReport> migrate(Client& client, const SchemaOptions& options) {
     applied[json["version"].get<int>()] = json["checksum"].get<std::string>();
   }
   MigrateReport report;
+  // A table a migration rebuilds keeps the retention the database was given.
+  SchemaOptions effective = options;
+  auto ttl = current_ttl_days(client);
+  if (!ttl.ok()) return ttl.error();
+  if (ttl.value()) effective.ttl_days = *ttl.value();
   for (const auto& migration : all_migrations()) {
     if (auto it = applied.find(migration.version); it != applied.end()) {
       report.already.push_back(migration.name);
       continue;
     }
-    for (const auto& statement : render_migration(migration, options)) {
-      auto status = client.execute(statement);
+    for (const auto& statement : render_migration(migration, effective)) {
+      if (statement.when) {
+        auto run = holds(client, *statement.when);
+        if (!run.ok()) return run.error();
+        if (!run.value()) continue;
+      }
+      auto status = client.execute(statement.sql);
       if (!status.ok()) {
         Error error = status.error();
         error.message = fmt::format("migration {}: {}", migration.name, error.message);

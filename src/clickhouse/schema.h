@@ -1,6 +1,7 @@
 #pragma once
 // Versioned schema files (sql/migrations/NNNN_name.sql, compiled in) and the runner that
 // applies them once each, recording what ran in the schema_migrations table.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,25 @@ struct Migration {
 // All migrations, in version order.
 std::vector<Migration> all_migrations();
 
+// A guard on a statement (`-- @when TABLE.COLUMN TYPE` before it): the statement runs only
+// while that column has that type, so a rebuild interrupted half-way resumes where it was.
+struct ColumnCondition {
+  std::string table;
+  std::string column;
+  std::string type;
+};
+
+// One rendered statement of a migration.
+struct Statement {
+  std::string sql;
+  std::optional<ColumnCondition> when;  // run only if this holds; unset: always
+
+  // The statement as `tablepulse schema` prints it (its guard as a comment).
+  std::string describe() const;
+};
+
 // The statements of a migration rendered for `options` (single node or cluster).
-std::vector<std::string> render_migration(const Migration& migration, const SchemaOptions& options);
+std::vector<Statement> render_migration(const Migration& migration, const SchemaOptions& options);
 
 // What `migrate` did.
 struct MigrateReport {
@@ -35,7 +53,8 @@ struct MigrateReport {
 };
 
 // Applies pending migrations in order; safe to run any number of times, and to re-run after a
-// failure half-way (every statement is IF NOT EXISTS).
+// failure half-way (statements are IF [NOT] EXISTS or guarded by a ColumnCondition). Tables
+// rebuilt by a migration keep the retention the database has (not options.ttl_days).
 Result<MigrateReport> migrate(Client& client, const SchemaOptions& options);
 
 // Sets the retention of every table with a TTL to `ttl_days` (ALTER ... MODIFY TTL).

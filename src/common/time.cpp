@@ -38,7 +38,9 @@ std::optional<int> digits(std::string_view text, size_t& pos, size_t n) {
   return value;
 }
 
-// Parses "YYYY-MM-DD?HH:MM:SS[.fff...]" where ? is one of `separators`; returns local ms.
+// Parses "YYYY-MM-DD?HH:MM:SS[.fffffffff]" where ? is one of `separators`; returns the wall
+// time as if UTC, in ms. Second 60 (a leap second) and hour 24 are refused: neither is an
+// instant the events can carry.
 std::optional<int64_t> parse_date_time(std::string_view text, size_t& pos,
                                        std::string_view separators) {
   auto year = digits(text, pos, 4);
@@ -57,7 +59,7 @@ std::optional<int64_t> parse_date_time(std::string_view text, size_t& pos,
   if (!second) return std::nullopt;
   if (*month < 1 || *month > 12 || *day < 1 ||
       static_cast<unsigned>(*day) > days_in_month(*year, static_cast<unsigned>(*month)) ||
-      *hour > 23 || *minute > 59 || *second > 60) {
+      *hour > 23 || *minute > 59 || *second > 59) {
     return std::nullopt;
   }
   int millis = 0;
@@ -72,10 +74,28 @@ std::optional<int64_t> parse_date_time(std::string_view text, size_t& pos,
     if (count == 0 || count > 9) return std::nullopt;
     for (size_t i = count; i < 3; ++i) millis *= 10;
   }
-  int sec = *second == 60 ? 59 : *second;  // a leap second is read as :59.999
-  if (*second == 60) millis = 999;
   int64_t days = days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day));
-  return ((days * 24 + *hour) * 60 + *minute) * 60000 + sec * 1000LL + millis;
+  return ((days * 24 + *hour) * 60 + *minute) * 60000 + *second * 1000LL + millis;
+}
+
+// Parses a zone at text[pos..]: Z, ±HH:MM, ±HHMM or ±HH, to the end of the text.
+std::optional<int32_t> parse_offset_minutes(std::string_view text, size_t pos) {
+  if (pos >= text.size()) return std::nullopt;
+  char sign = text[pos++];
+  if (sign == 'Z') return pos == text.size() ? std::optional<int32_t>(0) : std::nullopt;
+  if (sign != '+' && sign != '-') return std::nullopt;
+  auto hours = digits(text, pos, 2);
+  if (!hours || *hours > 23) return std::nullopt;
+  int minutes = 0;
+  if (pos < text.size()) {
+    if (text[pos] == ':') ++pos;
+    auto parsed = digits(text, pos, 2);
+    if (!parsed || *parsed > 59) return std::nullopt;
+    minutes = *parsed;
+  }
+  if (pos != text.size()) return std::nullopt;
+  int32_t total = *hours * 60 + minutes;
+  return sign == '+' ? total : -total;
 }
 
 std::string format_ms(int64_t epoch_ms, char separator, bool zulu) {
@@ -99,19 +119,50 @@ std::string format_ms(int64_t epoch_ms, char separator, bool zulu) {
 
 }  // namespace
 
-std::optional<int64_t> parse_rfc3339_ms(std::string_view text) {
+std::optional<WrittenTime> parse_iso8601(std::string_view text) {
   size_t pos = 0;
-  auto local = parse_date_time(text, pos, "Tt");
-  if (!local || pos >= text.size()) return std::nullopt;
-  char zone = text[pos++];
-  if ((zone == 'Z' || zone == 'z') && pos == text.size()) return *local;
-  if (zone != '+' && zone != '-') return std::nullopt;
-  auto hours = digits(text, pos, 2);
-  if (!hours || pos >= text.size() || text[pos++] != ':') return std::nullopt;
-  auto minutes = digits(text, pos, 2);
-  if (!minutes || pos != text.size() || *hours > 23 || *minutes > 59) return std::nullopt;
-  int64_t offset_ms = (*hours * 60 + *minutes) * 60000LL;
-  return zone == '+' ? *local - offset_ms : *local + offset_ms;
+  auto wall = parse_date_time(text, pos, "T ");
+  if (!wall) return std::nullopt;
+  WrittenTime written{*wall, std::nullopt};
+  if (pos == text.size()) return written;
+  written.offset_minutes = parse_offset_minutes(text, pos);
+  if (!written.offset_minutes) return std::nullopt;
+  return written;
+}
+
+std::optional<int64_t> parse_rfc3339_ms(std::string_view text) {
+  auto written = parse_iso8601(text);
+  if (!written || !written->offset_minutes) return std::nullopt;
+  return written->wall_ms - *written->offset_minutes * 60000LL;
+}
+
+Result<TimeZone> TimeZone::load(std::string_view name) {
+  TimeZone zone;
+  if (name == "UTC") return zone;
+  // absl falls back to UTC for an unknown name: only its return value tells.
+  if (name.empty() || !absl::LoadTimeZone(std::string(name), &zone.zone_)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "unknown time zone '{}': expected an IANA name such as UTC or "
+                      "Europe/Berlin (from /usr/share/zoneinfo, package tzdata)",
+                      name);
+  }
+  zone.name_ = std::string(name);
+  zone.utc_ = false;
+  return zone;
+}
+
+int64_t TimeZone::to_utc_ms(int64_t wall_ms) const {
+  if (utc_) return wall_ms;
+  const int64_t seconds = wall_ms >= 0 ? wall_ms / 1000 : -((-wall_ms + 999) / 1000);
+  const int64_t millis = wall_ms - seconds * 1000;
+  const absl::CivilSecond civil =
+      absl::ToCivilSecond(absl::FromUnixSeconds(seconds), absl::UTCTimeZone());
+  return absl::ToUnixSeconds(zone_.At(civil).pre) * 1000 + millis;
+}
+
+int64_t TimeZone::resolve(const WrittenTime& written) const {
+  if (written.offset_minutes) return written.wall_ms - *written.offset_minutes * 60000LL;
+  return to_utc_ms(written.wall_ms);
 }
 
 std::string format_iso_ms(int64_t epoch_ms) { return format_ms(epoch_ms, 'T', true); }

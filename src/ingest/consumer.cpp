@@ -81,6 +81,7 @@ struct BatchResult {
   uint64_t late = 0;
   uint64_t subtotal_mismatch = 0;
   uint64_t total_mismatch = 0;
+  uint64_t naive_timestamps = 0;
 };
 
 // Failures worth retrying: the server is away, slow or momentarily overloaded.
@@ -247,6 +248,7 @@ nlohmann::json IngestSummary::to_json() const {
                         {"late_events", late_events},
                         {"subtotal_mismatch", subtotal_mismatch},
                         {"total_mismatch", total_mismatch},
+                        {"naive_timestamps", naive_timestamps},
                         {"batches", batches},
                         {"resumed_from_checkpoint", resumed_lines},
                         {"seconds", seconds}};
@@ -259,7 +261,7 @@ class Consumer::Impl {
       : factory_(factory),
         options_(std::move(options)),
         stats_(std::move(stats)),
-        decoder_(static_cast<size_t>(options_.max_line_bytes)),
+        decoder_({static_cast<size_t>(options_.max_line_bytes), options_.default_zone}),
         recent_(options_.dedup_memory_ids) {}
 
   Result<IngestSummary> run();
@@ -531,12 +533,12 @@ Result<StoredRows> Consumer::Impl::find_stored(clickhouse::Client& client, const
     ids.reserve(to - from);
     for (size_t i = from; i < to; ++i) ids.push_back(candidates[i]->decoded.event.event_id);
     auto rows = client.query_json_rows_with_values(
-        "SELECT toString(event_id) AS id, content_hash, source_id, source_offset FROM events "
+        "SELECT event_id AS id, content_hash, source_id, source_offset FROM events "
         "WHERE ts >= {lo:DateTime64(3, 'UTC')} AND ts <= {hi:DateTime64(3, 'UTC')} "
         "AND event_id IN {{values}}",
         {{"lo", format_clickhouse_ms(std::max<int64_t>(0, lo - options_.dedup_lookback_ms))},
          {"hi", format_clickhouse_ms(hi + options_.dedup_lookback_ms)}},
-        "UUID", ids);
+        "String", ids);
     if (!rows.ok()) return rows.error();
     for (const auto& row : rows.value()) {
       auto json = nlohmann::json::parse(row);
@@ -704,6 +706,7 @@ Status Consumer::Impl::commit(clickhouse::Client& client, Batch& batch,
           known->second = std::max(known->second, event.ts_ms);
           result.subtotal_mismatch += pending->decoded.subtotal_mismatch;
           result.total_mismatch += pending->decoded.total_mismatch;
+          result.naive_timestamps += pending->decoded.naive_timestamp;
           min_ts = std::min(min_ts, event.ts_ms);
           max_ts = std::max(max_ts, event.ts_ms);
           block.add(event, pending->decoded.content_hash, {source_id, pending->offset});
@@ -788,6 +791,7 @@ Status Consumer::Impl::checkpoint(clickhouse::Client& client, const InsertedBatc
       {"late_events", result.late},
       {"subtotal_mismatch", result.subtotal_mismatch},
       {"total_mismatch", result.total_mismatch},
+      {"naive_timestamps", result.naive_timestamps},
       {"min_event_ts", format_clickhouse_ms(inserted.min_ts == INT64_MAX ? 0 : inserted.min_ts)},
       {"max_event_ts", format_clickhouse_ms(inserted.max_ts)}};
   const std::string checkpoint = row.dump() + "\n";
@@ -815,6 +819,7 @@ Status Consumer::Impl::checkpoint(clickhouse::Client& client, const InsertedBatc
   summary_.late_events += result.late;
   summary_.subtotal_mismatch += result.subtotal_mismatch;
   summary_.total_mismatch += result.total_mismatch;
+  summary_.naive_timestamps += result.naive_timestamps;
   ++summary_.batches;
 
   stats_->inserted.fetch_add(result.inserted, std::memory_order_relaxed);
@@ -822,6 +827,7 @@ Status Consumer::Impl::checkpoint(clickhouse::Client& client, const InsertedBatc
   stats_->conflicting_duplicates.fetch_add(result.conflicting, std::memory_order_relaxed);
   stats_->rejected.fetch_add(batch.rejects.size(), std::memory_order_relaxed);
   stats_->late_events.fetch_add(result.late, std::memory_order_relaxed);
+  stats_->naive_timestamps.fetch_add(result.naive_timestamps, std::memory_order_relaxed);
   {
     std::lock_guard lock(stats_->mutex);
     for (const auto& [code, count] : batch.reasons) stats_->rejected_by_reason[code] += count;

@@ -12,6 +12,7 @@
 
 #include "clickhouse/client.h"
 #include "common/result.h"
+#include "common/time.h"
 #include "ingest/stats.h"
 
 namespace tp::ingest {
@@ -35,6 +36,8 @@ struct IngestOptions {
   bool resume = true;                 // files: continue after the last committed batch
   bool progress = false;              // print a progress line to stderr every second
   int64_t max_line_bytes = 1 << 20;   // longer lines are refused (line_too_long)
+  TimeZone default_zone;              // timestamps written without a zone are read in it
+                                      // (--default-timezone; UTC unless the producer says)
 };
 
 // The end-of-run report; to_json() is the JSON object printed as the last line of stdout.
@@ -49,6 +52,7 @@ struct IngestSummary {
   uint64_t late_events = 0;
   uint64_t subtotal_mismatch = 0;
   uint64_t total_mismatch = 0;
+  uint64_t naive_timestamps = 0;  // stored events whose timestamp named no zone
   uint64_t batches = 0;
   uint64_t resumed_lines = 0;  // lines skipped because an earlier run had committed them
   double seconds = 0;

@@ -10,15 +10,16 @@
 
 namespace tp::ingest {
 
-// A UUID as two 64-bit halves: 16 bytes per id instead of a 36-byte string.
+// An event_id in 16 bytes: a UUID's own 128 bits, or a 128-bit hash of any other id (a false
+// duplicate needs two of the ≤ --dedup-memory ids in memory to collide: ~2^-87 for 2M ids).
 struct IdKey {
   uint64_t high = 0;
   uint64_t low = 0;
   bool operator==(const IdKey&) const = default;
 };
 
-// Parses a canonical lower-case UUID (the decoder's output).
-IdKey id_key(std::string_view uuid);
+// The key of a decoded event_id (UUIDs in the decoder's canonical lower case).
+IdKey id_key(std::string_view id);
 
 struct IdKeyHash {
   size_t operator()(const IdKey& key) const { return key.high ^ (key.low * 0x9E3779B97F4A7C15ULL); }

@@ -62,31 +62,13 @@ void put_string(std::string& out, std::string_view value) {
   out.append(value);
 }
 
-int hex_digit(char c) {
-  return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
-// A UUID is two 64-bit halves, each little-endian: the text's first 8 bytes reversed, then
-// its last 8 bytes reversed. The decoder has already checked the text is a UUID.
-void put_uuid(std::string& out, std::string_view text) {
-  uint8_t bytes[16];
-  size_t n = 0;
-  for (size_t i = 0; i + 1 < text.size() && n < 16; ++i) {
-    if (text[i] == '-') continue;
-    bytes[n++] = static_cast<uint8_t>(hex_digit(text[i]) << 4 | hex_digit(text[i + 1]));
-    ++i;
-  }
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(bytes[i]));
-  for (int i = 15; i >= 8; --i) out.push_back(static_cast<char>(bytes[i]));
-}
-
 }  // namespace
 
 std::span<const EventBlock::ColumnSpec> EventBlock::event_block_columns() {
   // Strings are sent as String, which the engine converts to the LowCardinality columns.
   // An array, not a vector: aggregate initialisation keeps each initializer_list's data alive.
   static const ColumnSpec kColumns[] = {
-      {"event_id", "UUID", {kEventId}},
+      {"event_id", "String", {kEventId}},
       {"event_type",
        "Enum8('table_seated' = 1, 'order_placed' = 2, 'order_completed' = 3, 'payment' = 4)",
        {kEventType}},
@@ -99,7 +81,7 @@ std::span<const EventBlock::ColumnSpec> EventBlock::event_block_columns() {
       {"party_size", "UInt16", {kPartySize}},
       {"items",
        "Array(Tuple(item_id String, item_name String, category String, quantity UInt32, "
-       "unit_price Decimal(12, 2)))",
+       "price Decimal(12, 2)))",
        {kItemsOffsets, kItemId, kItemName, kItemCategory, kItemQuantity, kItemPrice}},
       {"subtotal", "Decimal(12, 2)", {kSubtotal}},
       {"tax", "Decimal(12, 2)", {kTax}},
@@ -127,7 +109,7 @@ std::string_view event_row_columns() {
 }
 
 void EventBlock::add(const Event& event, uint64_t content_hash, const RowOrigin& origin) {
-  put_uuid(columns_[kEventId], event.event_id);
+  put_string(columns_[kEventId], event.event_id);
   put(columns_[kEventType], static_cast<int8_t>(event.type));  // Enum8 values = EventType's
   put(columns_[kTs], event.ts_ms);                             // DateTime64(3): milliseconds
   put_string(columns_[kRestaurantId], event.restaurant_id);

@@ -18,6 +18,7 @@ struct IngestStats {
   std::atomic<uint64_t> conflicting_duplicates{0};  // redeliveries with different content
   std::atomic<uint64_t> rejected{0};    // lines refused (see rejected_by_reason)
   std::atomic<uint64_t> late_events{0};  // per the spec's 60 s rule
+  std::atomic<uint64_t> naive_timestamps{0};  // stored events whose timestamp named no zone
   std::atomic<uint64_t> batches{0};     // committed batches
   std::atomic<uint64_t> insert_failures{0};  // failed insert attempts (each retried)
   std::atomic<int64_t> last_commit_ms{0};    // wall clock of the last committed batch

@@ -124,6 +124,9 @@ std::string render_prometheus(const ingest::IngestStats& stats, const QueryLaten
   counter("tablepulse_events_late_total",
           "Events more than 60 s older than an earlier event of the same restaurant.",
           stats.late_events.load());
+  counter("tablepulse_events_naive_timestamps_total",
+          "Events stored whose timestamp named no zone (read in --default-timezone).",
+          stats.naive_timestamps.load());
   counter("tablepulse_batches_total", "Batches committed.", stats.batches.load());
   counter("tablepulse_insert_failures_total", "Failed insert attempts (each retried).",
           stats.insert_failures.load());

@@ -130,6 +130,7 @@ json SnapshotHub::ingest_json() {
       {"rejected", s.rejected.load()},
       {"rejected_by_reason", reasons},
       {"late_events", s.late_events.load()},
+      {"naive_timestamps", s.naive_timestamps.load()},
       {"batches", s.batches.load()},
       {"events_per_sec", std::round(rate * 10) / 10},
       {"lag_ms", s.lag_ms.load()},

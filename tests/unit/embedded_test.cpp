@@ -88,7 +88,7 @@ TEST(EngineEmbedded, MigrationsAreIdempotentAndRoundTripRows) {
   EXPECT_EQ(second->already.size(), clickhouse::all_migrations().size());
 
   std::string rows =
-      R"({"event_id":"6f1c2a7e-0d3b-4c59-9a41-1b2c3d4e5f60","event_type":"order_placed","ts":"2026-11-24 12:00:00.123","restaurant_id":"r1","restaurant_name":"One","table_id":"T1","order_id":"o1","items":[{"item_id":"i1","item_name":"Soup","category":"starter","quantity":2,"unit_price":4.5},{"item_id":"i2","item_name":"Tea","category":"drink","quantity":1,"unit_price":2}],"subtotal":11,"content_hash":1,"source_id":"t","source_offset":0})"
+      R"({"event_id":"6f1c2a7e-0d3b-4c59-9a41-1b2c3d4e5f60","event_type":"order_placed","ts":"2026-11-24 12:00:00.123","restaurant_id":"r1","restaurant_name":"One","table_id":"T1","order_id":"o1","items":[{"item_id":"i1","item_name":"Soup","category":"starter","quantity":2,"price":4.5},{"item_id":"i2","item_name":"Tea","category":"drink","quantity":1,"price":2}],"subtotal":11,"content_hash":1,"source_id":"t","source_offset":0})"
       "\n";
   // The same block twice with one token: the second insert is dropped as a retry.
   ASSERT_TRUE(client->insert("events", "JSONEachRow", rows, {"token-1"}).ok());
@@ -104,11 +104,11 @@ TEST(EngineEmbedded, MigrationsAreIdempotentAndRoundTripRows) {
   ASSERT_TRUE(final_rows.ok());
   EXPECT_EQ(json::parse(final_rows->at(0))["n"], 1);
   auto items = client->query_json_rows(
-      "SELECT item_id, quantity, unit_price FROM order_items FINAL ORDER BY line_no");
+      "SELECT item_id, quantity, price FROM order_items FINAL ORDER BY line_no");
   ASSERT_TRUE(items.ok()) << items.error().to_string();
   ASSERT_EQ(items->size(), 2u);
   EXPECT_EQ(json::parse(items->at(0))["quantity"], 2);
-  EXPECT_DOUBLE_EQ(json::parse(items->at(0))["unit_price"].get<double>(), 4.5);
+  EXPECT_DOUBLE_EQ(json::parse(items->at(0))["price"].get<double>(), 4.5);
   auto stages = client->query_json_rows("SELECT order_id, event_type FROM order_stages");
   ASSERT_TRUE(stages.ok());
   EXPECT_GE(stages->size(), 1u);

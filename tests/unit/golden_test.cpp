@@ -90,7 +90,7 @@ TEST_P(EngineGolden, MatchesExpected) {
   auto rows = client.value()->query_json_rows(
       "SELECT toString(event_id) AS event_id, toString(event_type) AS event_type, "
       "toString(ts) AS ts, restaurant_id, table_id, order_id, party_size, "
-      "arrayMap(i -> (i.item_id, i.quantity, toString(i.unit_price)), items) AS items, "
+      "arrayMap(i -> (i.item_id, i.quantity, toString(i.price)), items) AS items, "
       "toString(subtotal) AS subtotal, toString(tax) AS tax, toString(tip) AS tip, "
       "toString(total_amount) AS total_amount, payment_method, kitchen_time_minutes "
       "FROM events FINAL ORDER BY ts, event_id");

@@ -68,7 +68,7 @@ nlohmann::ordered_json event_to_wire(const Event& e, int offset_min = 0) {
                          {"item_name", line.item_name},
                          {"category", line.category},
                          {"quantity", line.quantity},
-                         {"unit_price", money(line.price_cents)}});
+                         {"price", money(line.price_cents)}});
       }
       j["items"] = std::move(items);
       j["subtotal"] = money(e.subtotal_cents);
