@@ -1079,7 +1079,9 @@ struct Generator::Impl {
       case kNotAnObject: {  // JSON, but not an object
         const int64_t which = noise.range(0, 3);
         if (which == 0) return {"[" + text + "]", Reason::kNotObject};
-        if (which == 1) return {fmt::format("\"{}\"", event_type_name(ev.type)), Reason::kNotObject};
+        if (which == 1) {
+          return {fmt::format("\"{}\"", event_type_name(ev.type)), Reason::kNotObject};
+        }
         if (which == 2) return {"42", Reason::kNotObject};
         return {"null", Reason::kNotObject};
       }

@@ -674,15 +674,23 @@ TEST(GeneratorFormat, TheContractsValidVariationsPassTheValidator) {
   EXPECT_EQ(parse_contract_time("2025-10-29T18:23:45.123456")->ms,
             *parse_rfc3339_ms("2025-10-29T18:23:45.123Z"));
   for (const char* ts :
-       {"2026-02-30T10:00:00Z", "2025-02-29T10:00:00Z", "29/10/2025 18:23:45", "2025-10-29T24:00:00Z",
-        "2025-10-29T18:23:60Z", "2025-10-29", "1795518000", "2025-10-29T18:23:45.Z",
-        "2025-10-29T18:23:45.1234567890Z", "2025-10-29T18:23:45+2", "2025-10-29t18:23:45z"}) {
+       {"2026-02-30T10:00:00Z", "2025-02-29T10:00:00Z", "29/10/2025 18:23:45",
+        "2025-10-29T24:00:00Z", "2025-10-29T18:23:60Z", "2025-10-29", "1795518000",
+        "2025-10-29T18:23:45.Z", "2025-10-29T18:23:45.1234567890Z", "2025-10-29T18:23:45+2",
+        "2025-10-29t18:23:45z"}) {
     EXPECT_FALSE(parse_contract_time(ts)) << ts;
   }
+  // The brief's table_seated with an opaque id, a zone-less time and the location_* names.
   const std::string seated =
-      R"({"event_id":"evt_abc123","event_type":"table_seated","timestamp":"2025-10-29T18:23:45.123","location_id":"rest_001","location_name":"Downtown Location","table_id":"table_12","party_size":4,"server_id":"server_456"})";
+      R"({"event_id":"evt_abc123","event_type":"table_seated",)"
+      R"("timestamp":"2025-10-29T18:23:45.123","location_id":"rest_001",)"
+      R"("location_name":"Downtown Location","table_id":"table_12","party_size":4,)"
+      R"("server_id":"server_456"})";
   EXPECT_EQ(refusal(seated), "");
-  const std::string both = R"({"event_id":"x","event_type":"table_seated","timestamp":"2025-10-29T18:23:45Z","restaurant_id":"rest_001","location_id":"rest_001","restaurant_name":"D","table_id":"t","party_size":4,"server_id":"s"})";
+  const std::string both =
+      R"({"event_id":"x","event_type":"table_seated","timestamp":"2025-10-29T18:23:45Z",)"
+      R"("restaurant_id":"rest_001","location_id":"rest_001","restaurant_name":"D",)"
+      R"("table_id":"t","party_size":4,"server_id":"s"})";
   EXPECT_EQ(refusal(both), "") << "both spellings with one value";
   EXPECT_EQ(refusal(R"({"a":1,"b":{"a":2}})"), "missing_field") << "one key per object";
   EXPECT_EQ(refusal(R"({"a":1,"b":{"c":2,"c":3}})"), "duplicate_key");
@@ -1023,9 +1031,13 @@ std::string generate_command(const std::string& flags) {
 TEST(GeneratorCli, SameSeedSameBytesAndOutputFile) {
   auto first = test::run_command(generate_command("--seed 5 --events 3000 2>/dev/null"));
   auto again = test::run_command(generate_command("--seed 5 --events 3000 2>/dev/null"));
+  // The spelling options at 0 (their defaults) change nothing.
+  auto zero_rates = test::run_command(generate_command(
+      "--seed 5 --events 3000 --naive-rate 0 --opaque-id-rate 0 2>/dev/null"));
   auto other = test::run_command(generate_command("--seed 6 --events 3000 2>/dev/null"));
   ASSERT_EQ(first.status, 0);
   EXPECT_EQ(first.out, again.out);
+  EXPECT_EQ(first.out, zero_rates.out);
   EXPECT_NE(first.out, other.out);
   EXPECT_GT(std::count(first.out.begin(), first.out.end(), '\n'), 3000);
   // The library gives the same bytes.
@@ -1085,6 +1097,31 @@ TEST(GeneratorCli, RejectsBadFlags) {
   EXPECT_NE(test::run_command(generate_command("--start 2026-11-24T11:00:00 2>/dev/null")).status,
             0);
   EXPECT_NE(test::run_command(generate_command("--late-rate 1.5 2>/dev/null")).status, 0);
+  EXPECT_NE(test::run_command(generate_command("--naive-rate 1.5 2>/dev/null")).status, 0);
+  EXPECT_NE(test::run_command(generate_command("--opaque-id-rate -0.5 2>/dev/null")).status, 0);
+}
+
+TEST(GeneratorCli, SpellingFlagsReachTheGenerator) {
+  auto result = test::run_command(generate_command(
+      "--seed 5 --events 500 --naive-rate 1 --opaque-id-rate 1 --location-fields "
+      "--malformed-rate 0 2>/dev/null"));
+  ASSERT_EQ(result.status, 0);
+  std::istringstream lines(result.out);
+  std::string line;
+  int valid = 0;
+  while (std::getline(lines, line)) {
+    ASSERT_EQ(refusal(line), "") << line;
+    const json obj = json::parse(line);
+    EXPECT_TRUE(is_opaque_id(obj["event_id"])) << line;
+    EXPECT_TRUE(parse_contract_time(obj["timestamp"].get<std::string>())->naive) << line;
+    EXPECT_TRUE(obj.contains("location_id") && !obj.contains("restaurant_id")) << line;
+    ++valid;
+  }
+  EXPECT_GE(valid, 500);
+  const auto help = test::run_command(generate_command("--help"));
+  for (const char* flag : {"--naive-rate", "--opaque-id-rate", "--location-fields"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+  }
 }
 
 TEST(GeneratorCli, LiveModeFinishesWithTimestampsNearNow) {
