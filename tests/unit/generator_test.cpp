@@ -770,33 +770,37 @@ TEST(GeneratorMoney, PaymentsAddUpToTheCentAndMatchTheirOrder) {
 // ---- noise ----
 
 TEST(GeneratorNoise, DuplicatesAreByteIdenticalToAnEarlierLine) {
-  generate::GeneratorStats stats;
-  const auto lines = generate_lines(noisy_options(40000), &stats);
-  std::unordered_set<std::string> seen;
-  std::unordered_map<std::string, std::string> by_id;
-  int duplicates = 0;
-  int conflicts = 0;
-  for (const auto& line : lines) {
-    if (line.kind == LineKind::kMalformed) continue;
-    const bool repeat = seen.count(line.text) > 0;
-    EXPECT_EQ(repeat, line.kind == LineKind::kDuplicate) << line.text;
-    duplicates += repeat;
-    seen.insert(line.text);
-    const std::string id = json::parse(line.text)["event_id"];
-    auto [it, fresh] = by_id.emplace(id, line.text);
-    if (line.kind == LineKind::kConflict) {
-      ++conflicts;
-      EXPECT_FALSE(fresh) << "a conflict redelivers a known event_id: " << line.text;
-      EXPECT_NE(it->second, line.text);
-      EXPECT_EQ(refusal(line.text), "") << "a conflicting redelivery is still a valid event";
-    } else if (line.kind != LineKind::kDuplicate) {
-      EXPECT_TRUE(fresh) << "event_id reused by a new event: " << line.text;
+  // Whatever the spelling: a redelivery repeats its first delivery's zone and id form too.
+  for (const bool spelled : {false, true}) {
+    generate::GeneratorStats stats;
+    const auto options = spelled ? with_spellings(noisy_options(40000)) : noisy_options(40000);
+    const auto lines = generate_lines(options, &stats);
+    std::unordered_set<std::string> seen;
+    std::unordered_map<std::string, std::string> by_id;
+    int duplicates = 0;
+    int conflicts = 0;
+    for (const auto& line : lines) {
+      if (line.kind == LineKind::kMalformed) continue;
+      const bool repeat = seen.count(line.text) > 0;
+      EXPECT_EQ(repeat, line.kind == LineKind::kDuplicate) << line.text;
+      duplicates += repeat;
+      seen.insert(line.text);
+      const std::string id = json::parse(line.text)["event_id"];
+      auto [it, fresh] = by_id.emplace(id, line.text);
+      if (line.kind == LineKind::kConflict) {
+        ++conflicts;
+        EXPECT_FALSE(fresh) << "a conflict redelivers a known event_id: " << line.text;
+        EXPECT_NE(it->second, line.text);
+        EXPECT_EQ(refusal(line.text), "") << "a conflicting redelivery is still a valid event";
+      } else if (line.kind != LineKind::kDuplicate) {
+        EXPECT_TRUE(fresh) << "event_id reused by a new event: " << line.text;
+      }
     }
+    EXPECT_EQ(duplicates, stats.duplicates) << spelled;
+    EXPECT_EQ(conflicts, stats.conflicts) << spelled;
+    EXPECT_GT(duplicates, 0) << spelled;
+    EXPECT_GT(conflicts, 0) << spelled;
   }
-  EXPECT_EQ(duplicates, stats.duplicates);
-  EXPECT_EQ(conflicts, stats.conflicts);
-  EXPECT_GT(duplicates, 0);
-  EXPECT_GT(conflicts, 0);
 }
 
 TEST(GeneratorNoise, RatesAreRoughlyRespected) {
