@@ -210,6 +210,20 @@ void add_generate_command(CLI::App& app) {
                    "Per event: chance of a redelivery of its event_id with other content")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  command
+      ->add_option("--naive-rate", o.naive_rate,
+                   "Per event: chance its timestamp has no zone (UTC wall time, as Python's "
+                   "isoformat() writes it: 2026-11-24T18:03:12.345000)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  command
+      ->add_option("--opaque-id-rate", o.opaque_id_rate,
+                   "Per event: chance its event_id is an opaque id (evt_ and 20 base-36 "
+                   "characters) instead of a UUID")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  command->add_flag("--location-fields", o.location_fields,
+                    "Write location_id/location_name instead of restaurant_id/restaurant_name");
   command->add_flag("--renames", o.renames, "Rename restaurants now and then");
   command
       ->add_option("--rename-every", flags->rename_every,

@@ -290,7 +290,9 @@ struct Ev {
   int64_t tax = 0;
   int64_t tip = 0;
   std::string_view method;
-  char uuid[36] = {};
+  bool naive = false;  // timestamp written without a zone (UTC wall time, microsecond digits)
+  uint8_t id_size = 0;
+  char id[36] = {};  // event_id: a UUID (36 bytes) or an opaque "evt_" id (24 bytes)
 };
 
 // A line held back: a late delivery or a redelivery, written once the clock reaches emit_ms.
@@ -311,6 +313,13 @@ struct Slot {
   std::string text;
   int64_t emit_ms = 0;
   LineKind kind = LineKind::kEvent;
+  std::optional<decode::Reason> expected_reason;  // kMalformed only
+};
+
+// A line that must be refused, and the reason code it must be refused with.
+struct Malformed {
+  std::string text;
+  decode::Reason reason;
 };
 
 }  // namespace
@@ -319,7 +328,8 @@ std::string check_options(const GeneratorOptions& o) {
   if (o.restaurants < 1 || o.restaurants > 100000) return "restaurants must be 1 to 100000";
   if (o.max_events < 0) return "max_events must be >= 0";
   if (o.duration_ms < 0) return "duration must be >= 0";
-  for (double rate : {o.duplicate_rate, o.late_rate, o.malformed_rate, o.conflict_rate}) {
+  for (double rate : {o.duplicate_rate, o.late_rate, o.malformed_rate, o.conflict_rate,
+                      o.naive_rate, o.opaque_id_rate}) {
     if (!(rate >= 0.0 && rate <= 1.0)) return "rates must be between 0 and 1";
   }
   if (o.max_late_ms < 1) return "max_late must be positive";
@@ -366,14 +376,13 @@ struct Generator::Impl {
       cat.total += item.weight;
       cat.items.push_back(static_cast<uint8_t>(i));
       cat.cumulative.push_back(cat.total);
-      // The constant parts of an item's JSON object, around the quantity.
-      item_head[i] = fmt::format(R"({{"item_id":"{}","item_name":"{}","category":"{}","quantity":)",
-                                 item.id, json_escape(item.name), kCategoryNames[item.category]);
-      fmt::memory_buffer tail;
-      append(tail, ",\"unit_price\":");
-      append_money(tail, item.price_cents);
-      tail.push_back('}');
-      item_tail[i] = fmt::to_string(tail);
+      // The constant part of an item's JSON object, up to the quantity (the brief's order).
+      fmt::memory_buffer head;
+      append(head, fmt::format(R"({{"item_id":"{}","item_name":"{}","category":"{}","price":)",
+                               item.id, json_escape(item.name), kCategoryNames[item.category]));
+      append_money(head, item.price_cents);
+      append(head, ",\"quantity\":");
+      item_head[i] = fmt::to_string(head);
     }
   }
 
@@ -430,8 +439,9 @@ struct Generator::Impl {
   }
 
   void rebuild_fields(Restaurant& r) {
-    r.fields =
-        fmt::format(R"(,"restaurant_id":"{}","restaurant_name":"{}")", r.id, json_escape(r.name));
+    const std::string_view prefix = options.location_fields ? "location" : "restaurant";
+    r.fields = fmt::format(R"(,"{}_id":"{}","{}_name":"{}")", prefix, r.id, prefix,
+                           json_escape(r.name));
   }
 
   // ---- simulation ----
@@ -658,9 +668,11 @@ struct Generator::Impl {
     const double tip_share = sim.chance(0.08) ? 0.0 : 0.08 + 0.17 * sim.uniform();
     const int64_t tip = std::llround(static_cast<double>(subtotal) * tip_share);
     const double method_roll = sim.uniform();
-    const std::string_view method = method_roll < 0.62   ? "card"
-                                    : method_roll < 0.85 ? "mobile"
-                                                         : "cash";
+    const std::string_view method = method_roll < 0.45   ? "credit_card"
+                                    : method_roll < 0.65 ? "debit_card"
+                                    : method_roll < 0.80 ? "cash"
+                                    : method_roll < 0.95 ? "mobile_payment"
+                                                         : "gift_card";
     if (should_emit(t)) {
       Ev ev = base_event(EventType::kPayment, t, p);
       ev.order_seq = order.seq;
@@ -755,24 +767,43 @@ struct Generator::Impl {
     return ev;
   }
 
-  // A random (version 4, variant 1) UUID in lower case.
-  static void make_uuid(Rng& rng, char* out) {
+  // A random (version 4, variant 1) UUID in lower case, from two random words.
+  static void make_uuid(uint64_t hi, uint64_t lo, Ev& ev) {
     static constexpr char kHex[] = "0123456789abcdef";
-    uint64_t hi = rng.next();
-    uint64_t lo = rng.next();
     hi = (hi & ~0xf000ULL) | 0x4000ULL;                         // version 4
     lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10xx
     int pos = 0;
     for (int i = 0; i < 32; ++i) {
-      if (i == 8 || i == 12 || i == 16 || i == 20) out[pos++] = '-';
+      if (i == 8 || i == 12 || i == 16 || i == 20) ev.id[pos++] = '-';
       const uint64_t word = i < 16 ? hi : lo;
       const int shift = 60 - 4 * (i % 16);
-      out[pos++] = kHex[(word >> shift) & 0xf];
+      ev.id[pos++] = kHex[(word >> shift) & 0xf];
     }
+    ev.id_size = 36;
   }
 
-  // "2026-11-24T18:03:12.345Z"; the date part comes from tp::format_iso_ms once per day.
-  void append_timestamp(fmt::memory_buffer& out, int64_t ms) {
+  static void make_uuid(Rng& rng, Ev& ev) {
+    const uint64_t hi = rng.next();
+    make_uuid(hi, rng.next(), ev);
+  }
+
+  // "evt_" and 20 lower-case base-36 characters (10 per word): an id that is not a UUID.
+  static void make_opaque_id(uint64_t hi, uint64_t lo, Ev& ev) {
+    static constexpr char kBase36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    std::memcpy(ev.id, "evt_", 4);
+    int pos = 4;
+    for (uint64_t word : {hi, lo}) {
+      for (int i = 0; i < 10; ++i) {
+        ev.id[pos++] = kBase36[word % 36];
+        word /= 36;
+      }
+    }
+    ev.id_size = static_cast<uint8_t>(pos);
+  }
+
+  // "2026-11-24T18:03:12.345Z", or without a zone "2026-11-24T18:03:12.345000" (Python's
+  // isoformat() of UTC wall time); the date part comes from tp::format_iso_ms once per day.
+  void append_timestamp(fmt::memory_buffer& out, int64_t ms, bool naive) {
     const int64_t day = ms >= 0 ? ms / kDay : -((-ms + kDay - 1) / kDay);
     if (day != cached_day) {
       cached_day = day;
@@ -795,7 +826,20 @@ struct Generator::Impl {
     time[10] = static_cast<char>('0' + millis / 10 % 10);
     time[11] = static_cast<char>('0' + millis % 10);
     out.append(cached_date, cached_date + 11);
-    out.append(time, time + 13);
+    if (naive) {
+      out.append(time, time + 12);
+      append(out, "000");
+    } else {
+      out.append(time, time + 13);
+    }
+  }
+
+  void append_server_id(fmt::memory_buffer& out, const Restaurant& r, int32_t server) {
+    append(out, ",\"server_id\":\"s-");
+    append(out, r.number);
+    out.push_back('-');
+    append_padded(out, server + 1, 2);
+    out.push_back('"');
   }
 
   void append_order_id(fmt::memory_buffer& out, const Restaurant& r, int64_t seq) {
@@ -812,11 +856,11 @@ struct Generator::Impl {
     const Restaurant& r = *ev.restaurant;
     out.clear();
     append(out, "{\"event_id\":\"");
-    out.append(ev.uuid, ev.uuid + 36);
+    out.append(ev.id, ev.id + ev.id_size);
     append(out, "\",\"event_type\":\"");
     append(out, event_type_name(ev.type));
     append(out, "\",\"timestamp\":\"");
-    append_timestamp(out, ev.t);
+    append_timestamp(out, ev.t, ev.naive);
     out.push_back('"');
     append(out, r.fields);
     append(out, ",\"table_id\":\"T");
@@ -826,21 +870,18 @@ struct Generator::Impl {
       case EventType::kTableSeated:
         append(out, ",\"party_size\":");
         append_int(out, ev.party_size + (ev.party_size < 8 ? tweak : -tweak));
-        append(out, ",\"server_id\":\"s-");
-        append(out, r.number);
-        out.push_back('-');
-        append_padded(out, ev.server + 1, 2);
-        out.push_back('"');
+        append_server_id(out, r, ev.server);
         break;
       case EventType::kOrderPlaced: {
         const Items& order = *ev.items;
+        append_server_id(out, r, ev.server);
         append_order_id(out, r, ev.order_seq);
         append(out, ",\"items\":[");
         for (uint8_t i = 0; i < order.lines; ++i) {
           if (i > 0) out.push_back(',');
           append(out, item_head[order.item[i]]);
           append_int(out, order.qty[i] + (i == 0 ? tweak : 0));
-          append(out, item_tail[order.item[i]]);
+          out.push_back('}');
         }
         append(out, "],\"subtotal\":");
         append_money(out, ev.subtotal + tweak * kMenu[order.item[0]].price_cents);
@@ -879,7 +920,17 @@ struct Generator::Impl {
 
   // Writes a valid event and the noise that goes with it.
   void emit(Ev& ev) {
-    make_uuid(ids, ev.uuid);
+    // Always four draws from the id stream, whatever the rates: a rate only changes the spelling
+    // of the events it picks, never the ids or spelling of the others.
+    ev.naive = ids.chance(options.naive_rate);
+    const bool opaque_id = ids.chance(options.opaque_id_rate);
+    const uint64_t hi = ids.next();
+    const uint64_t lo = ids.next();
+    if (opaque_id) {
+      make_opaque_id(hi, lo, ev);
+    } else {
+      make_uuid(hi, lo, ev);
+    }
     write(ev, 0, line);
     ++stats.events;
     if (stats.first_event_ms == 0) stats.first_event_ms = ev.t;
@@ -908,8 +959,8 @@ struct Generator::Impl {
       ++stats.conflicts;
     }
     if (malformed) {
-      const std::string bad = make_malformed(ev);
-      push_ready(bad, ev.t, LineKind::kMalformed);
+      const Malformed bad = make_malformed(ev);
+      push_ready(bad.text, ev.t, LineKind::kMalformed, bad.reason);
       ++stats.malformed;
     }
     if (options.max_events > 0 && stats.events >= options.max_events) finished = true;
@@ -941,7 +992,7 @@ struct Generator::Impl {
         ev.subtotal = noise.range(500, 15000);
         ev.tax = ev.subtotal * r.tax_bp / 10000;
         ev.tip = ev.subtotal * noise.range(0, 25) / 100;
-        ev.method = "card";
+        ev.method = "credit_card";
         break;
     }
   }
@@ -951,55 +1002,103 @@ struct Generator::Impl {
     return choices[static_cast<size_t>(noise.range(0, N - 1))];
   }
 
+  // The spelling of the restaurant fields in this stream, and the one it does not use.
+  std::string_view restaurant_id_key() const {
+    return options.location_fields ? "location_id" : "restaurant_id";
+  }
+  std::string_view restaurant_name_key() const {
+    return options.location_fields ? "location_name" : "restaurant_name";
+  }
+  std::string_view other_id_key() const {
+    return options.location_fields ? "restaurant_id" : "location_id";
+  }
+  std::string_view other_name_key() const {
+    return options.location_fields ? "restaurant_name" : "location_name";
+  }
+
+  // The kinds of refused line. Kinds below kFirstTyped corrupt an event of any type (the
+  // source's); the others need an event of the type kTypeOfKind names.
+  enum MalformedKind : uint8_t {
+    kCutShort,
+    kGarbage,
+    kNotAnObject,
+    kCommonFieldMissing,
+    kTypeFieldMissing,
+    kBadEventId,
+    kBadTimestamp,
+    kUnknownType,
+    kCommonFieldWrongType,
+    kEmptyOrLongString,
+    kBothSpellings,
+    kKeyTwice,
+    kBadPartySize,
+    kNegativePrice,
+    kNoItems,
+    kBrokenItem,
+    kBadKitchenTime,
+    kBadPayment,
+    kMalformedKinds
+  };
+  static constexpr int kFirstTyped = kBadPartySize;
+  static constexpr std::array<EventType, kMalformedKinds - kFirstTyped> kTypeOfKind = {
+      EventType::kTableSeated, EventType::kOrderPlaced,    EventType::kOrderPlaced,
+      EventType::kOrderPlaced, EventType::kOrderCompleted, EventType::kPayment};
+
   // A line a consumer must refuse, modelled on `source` (same restaurant and time, a fresh
-  // event_id). Sixteen kinds, from broken JSON to a single field out of its range.
-  std::string make_malformed(const Ev& source) {
+  // event_id), and the reason it must be refused with: each kind names its reason where it
+  // writes the defect, one defect per line so that the reason is not a matter of check order.
+  Malformed make_malformed(const Ev& source) {
     using Json = nlohmann::ordered_json;
+    using decode::Reason;
     Ev ev = source;
-    make_uuid(noise, ev.uuid);
-    const int kind = static_cast<int>(noise.range(0, 15));
-    // Kinds 0..9 corrupt an event of any type (the source's); 10..15 need a given type.
-    static constexpr std::array<EventType, 6> kTypeOfKind = {
-        EventType::kTableSeated, EventType::kOrderPlaced,    EventType::kOrderPlaced,
-        EventType::kOrderPlaced, EventType::kOrderCompleted, EventType::kPayment};
-    if (kind >= 10 && ev.type != kTypeOfKind[static_cast<size_t>(kind - 10)]) {
-      synthesize(ev, kTypeOfKind[static_cast<size_t>(kind - 10)]);
+    make_uuid(noise, ev);
+    const int kind = static_cast<int>(noise.range(0, kMalformedKinds - 1));
+    if (kind >= kFirstTyped && ev.type != kTypeOfKind[static_cast<size_t>(kind - kFirstTyped)]) {
+      synthesize(ev, kTypeOfKind[static_cast<size_t>(kind - kFirstTyped)]);
     }
     write(ev, 0, scratch);
     const std::string text(view(scratch));
     Json j = Json::parse(text);
+    // The line as edited in `j`, refused for `reason`.
+    auto edited = [&j](Reason reason) { return Malformed{j.dump(), reason}; };
+    const std::string id_key(restaurant_id_key());
+    const std::string name_key(restaurant_name_key());
     switch (kind) {
-      case 0:  // not JSON: cut short
-        return text.substr(
-            0, static_cast<size_t>(noise.range(5, static_cast<int64_t>(text.size()) - 2)));
-      case 1: {  // not JSON: something else on the wire
-        static constexpr std::array<std::string_view, 5> kGarbage = {
+      case kCutShort: {  // not JSON: cut short (between characters, so still valid UTF-8)
+        auto cut = static_cast<size_t>(noise.range(5, static_cast<int64_t>(text.size()) - 2));
+        while ((static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;
+        return {text.substr(0, cut), Reason::kNotJson};
+      }
+      case kGarbage: {  // not JSON: something else on the wire
+        static constexpr std::array<std::string_view, 5> kGarbageLines = {
             "POS-7 heartbeat ok", "<html><head><title>502 Bad Gateway</title></head></html>",
             "event_type=table_seated&table_id=T04&party_size=2",
             "{'event_id': 'n/a', 'event_type': 'payment'}", "{\"event_id\":"};
-        return std::string(pick(kGarbage));
+        return {std::string(pick(kGarbageLines)), Reason::kNotJson};
       }
-      case 2: {  // JSON, but not an object
+      case kNotAnObject: {  // JSON, but not an object
         const int64_t which = noise.range(0, 3);
-        if (which == 0) return "[" + text + "]";
-        if (which == 1) return fmt::format("\"{}\"", event_type_name(ev.type));
-        if (which == 2) return "42";
-        return "null";
+        if (which == 0) return {"[" + text + "]", Reason::kNotObject};
+        if (which == 1) {
+          return {fmt::format("\"{}\"", event_type_name(ev.type)), Reason::kNotObject};
+        }
+        if (which == 2) return {"42", Reason::kNotObject};
+        return {"null", Reason::kNotObject};
       }
-      case 3: {  // a common field missing
-        static constexpr std::array<std::string_view, 6> kCommon = {
-            "event_id", "event_type", "timestamp", "restaurant_id", "restaurant_name", "table_id"};
-        j.erase(std::string(pick(kCommon)));
-        break;
+      case kCommonFieldMissing: {  // a field every event has is absent
+        const std::array<std::string, 6> common = {"event_id", "event_type", "timestamp",
+                                                   id_key,     name_key,     "table_id"};
+        j.erase(common[static_cast<size_t>(noise.range(0, common.size() - 1))]);
+        return edited(Reason::kMissingField);
       }
-      case 4: {  // a field of the type missing
+      case kTypeFieldMissing: {  // a field of the event's type is absent
         std::vector<std::string> fields;
         switch (ev.type) {
           case EventType::kTableSeated:
             fields = {"party_size", "server_id"};
             break;
           case EventType::kOrderPlaced:
-            fields = {"order_id", "items", "subtotal"};
+            fields = {"server_id", "order_id", "items", "subtotal"};
             break;
           case EventType::kOrderCompleted:
             fields = {"order_id", "kitchen_time_minutes"};
@@ -1010,108 +1109,175 @@ struct Generator::Impl {
         }
         j.erase(
             fields[static_cast<size_t>(noise.range(0, static_cast<int64_t>(fields.size()) - 1))]);
-        break;
+        return edited(Reason::kMissingField);
       }
-      case 5: {  // event_id not a UUID
-        const std::string id(ev.uuid, 36);
-        const int64_t which = noise.range(0, 5);
-        if (which == 0) j["event_id"] = id.substr(0, 35);
-        if (which == 1) j["event_id"] = id.substr(0, 14) + "g" + id.substr(15);
-        if (which == 2) {
-          std::string compact = id;
-          std::erase(compact, '-');
-          j["event_id"] = compact;
+      case kBadEventId: {  // any non-empty id up to 128 bytes is valid: empty, longer, a number
+        const std::string id(ev.id, ev.id_size);
+        const int64_t which = noise.range(0, 3);
+        if (which == 0) {
+          j["event_id"] = "";
+          return edited(Reason::kInvalidEventId);
         }
-        if (which == 3) j["event_id"] = "{" + id + "}";
-        if (which == 4) j["event_id"] = "not-a-uuid";
-        if (which == 5) j["event_id"] = "";
-        break;
+        if (which <= 2) {  // 129 bytes (one too many), or 144 (four UUIDs run together)
+          j["event_id"] = which == 1 ? (id + id + id + id).substr(0, 129) : id + id + id + id;
+          return edited(Reason::kInvalidEventId);
+        }
+        j["event_id"] = static_cast<int64_t>(noise.range(1, 999999999));
+        return edited(Reason::kWrongType);
       }
-      case 6: {  // timestamp without a zone, or not a timestamp at all
-        const std::string ts = format_iso_ms(ev.t);
-        const int64_t which = noise.range(0, 5);
-        if (which <= 1) j["timestamp"] = ts.substr(0, ts.size() - 1);  // no zone
-        if (which == 2) j["timestamp"] = ts.substr(0, 10) + " " + ts.substr(11, 12);
-        if (which == 3)
+      case kBadTimestamp: {  // not an ISO 8601 date and time (zone-less, offsets, ' ' are fine)
+        const std::string ts = format_iso_ms(ev.t);  // "2026-11-24T18:03:12.345Z"
+        const int64_t which = noise.range(0, 7);
+        if (which == 0) j["timestamp"] = ts.substr(0, 5) + "02-30" + ts.substr(10);  // no such day
+        if (which == 1) j["timestamp"] = ts.substr(0, 5) + "13" + ts.substr(7);  // no such month
+        if (which == 2) {  // dd/mm/yyyy hh:mm:ss
           j["timestamp"] = ts.substr(8, 2) + "/" + ts.substr(5, 2) + "/" + ts.substr(0, 4) + " " +
                            ts.substr(11, 8);
-        if (which == 4) j["timestamp"] = ts.substr(0, ts.size() - 1) + "+0200";
-        if (which == 5) j["timestamp"] = ts.substr(0, 5) + "02-30" + ts.substr(10);
-        break;
+        }
+        if (which == 3) j["timestamp"] = ts.substr(0, 11) + "24" + ts.substr(13);  // hour 24
+        if (which == 4) j["timestamp"] = ts.substr(0, 17) + "60" + ts.substr(19);  // second 60
+        if (which == 5) j["timestamp"] = ts.substr(0, 10);                         // no time part
+        if (which == 6) j["timestamp"] = ev.t;                      // epoch ms, a JSON number
+        if (which == 7) j["timestamp"] = std::to_string(ev.t / kSecond);  // epoch s, digits
+        return edited(Reason::kInvalidTimestamp);
       }
-      case 7: {  // unknown event_type
-        static constexpr std::array<std::string_view, 5> kTypes = {
-            "table_cleared", "order_cancelled", "refund", "tip_adjusted", ""};
+      case kUnknownType: {  // event_type not one of the four (exact, lower case)
+        static constexpr std::array<std::string_view, 7> kTypes = {
+            "table_cleared", "order_cancelled", "refund", "tip_adjusted", "", "PAYMENT",
+            "Order_Placed"};
         j["event_type"] = std::string(pick(kTypes));
-        break;
+        return edited(Reason::kUnknownEventType);
       }
-      case 8: {  // a common field of the wrong JSON type
+      case kCommonFieldWrongType: {  // a string field every event has, of another JSON type
         const int64_t which = noise.range(0, 3);
-        if (which == 0) j["restaurant_id"] = std::stoi(ev.restaurant->number);
-        if (which == 1) j["timestamp"] = ev.t;
-        if (which == 2) j["table_id"] = ev.table + 1;
-        if (which == 3) j["event_type"] = static_cast<int>(ev.type);
-        break;
+        if (which == 0) j[id_key] = std::stoi(ev.restaurant->number);
+        if (which == 1) j["table_id"] = ev.table + 1;
+        if (which == 2) j["event_type"] = static_cast<int>(ev.type);
+        if (which == 3) j[name_key] = Json::array({ev.restaurant->name});
+        return edited(Reason::kWrongType);
       }
-      case 9: {  // empty or over-long strings
-        const int64_t which = noise.range(0, 3);
-        if (which == 0) j["restaurant_id"] = "";
-        if (which == 1) j["restaurant_name"] = "";
+      case kEmptyOrLongString: {  // empty or over-long strings
+        const int64_t which = noise.range(0, 4);
+        if (which == 0) j[id_key] = "";
+        if (which == 1) j[name_key] = "";
         if (which == 2) j["table_id"] = "";
-        if (which == 3) {
+        if (which == 3) {  // restaurant_name: at most 200 bytes
           std::string name;
           while (name.size() <= 200) name += ev.restaurant->name + " ";
-          j["restaurant_name"] = name;
+          j[name_key] = name;
         }
-        break;
+        if (which == 4) j[id_key] = ev.restaurant->id + std::string(64, 'x');  // id: at most 64
+        return edited(Reason::kOutOfRange);
       }
-      case 10: {  // table_seated: party_size out of range or of the wrong type
+      case kBothSpellings: {  // restaurant_id and location_id (or the names) disagree
+        if (noise.chance(0.5)) {
+          // An id of no restaurant of this stream: r-006 when there are 5.
+          j[std::string(other_id_key())] =
+              fmt::format("r-{:0{}}", restaurants.size() + 1, ev.restaurant->number.size());
+        } else {
+          j[std::string(other_name_key())] = ev.restaurant->name + " (old)";
+        }
+        return edited(Reason::kConflictingFields);
+      }
+      case kKeyTwice: {  // a key given twice in one object: raw text, a JSON library would merge
+        std::string twice = text.substr(0, text.size() - 1);
+        const int64_t which = noise.range(0, 2);
+        if (which == 0) {  // another value
+          twice += fmt::format(R"(,"table_id":"T{}")", ev.table + 2);
+        } else if (which == 1) {  // the same value
+          twice += fmt::format(R"(,"event_type":"{}")", event_type_name(ev.type));
+        } else {  // a field of the type again
+          switch (ev.type) {
+            case EventType::kTableSeated:
+              twice += fmt::format(R"(,"party_size":{})", ev.party_size % 8 + 1);
+              break;
+            case EventType::kOrderPlaced:
+              twice += R"(,"subtotal":0)";
+              break;
+            case EventType::kOrderCompleted:
+              twice += R"(,"kitchen_time_minutes":0)";
+              break;
+            case EventType::kPayment:
+              twice += R"(,"tip":0)";
+              break;
+          }
+        }
+        return {twice + "}", Reason::kDuplicateKey};
+      }
+      case kBadPartySize: {  // table_seated: party_size out of range or of the wrong type
         const int64_t which = noise.range(0, 4);
         if (which == 0) j["party_size"] = 0;
         if (which == 1) j["party_size"] = 101;
         if (which == 2) j["party_size"] = -2;
-        if (which == 3) j["party_size"] = std::to_string(ev.party_size);
         if (which == 4) j["server_id"] = "";
-        break;
+        if (which == 3) {
+          j["party_size"] = std::to_string(ev.party_size);
+          return edited(Reason::kWrongType);
+        }
+        return edited(Reason::kOutOfRange);
       }
-      case 11: {  // order_placed: a negative price
+      case kNegativePrice: {  // order_placed: a negative unit price
         auto& item = j["items"][0];
-        item["unit_price"] = -item["unit_price"].get<double>();
-        if (item["unit_price"].get<double>() == 0) item["unit_price"] = -1.5;
-        break;
+        item["price"] = -item["price"].get<double>();
+        if (item["price"].get<double>() == 0) item["price"] = -1.5;
+        return edited(Reason::kOutOfRange);
       }
-      case 12:  // order_placed: no items
+      case kNoItems:  // order_placed: no items
         j["items"] = Json::array();
         j["subtotal"] = 0;
-        break;
-      case 13: {  // order_placed: an item or the subtotal broken
-        const int64_t which = noise.range(0, 4);
+        return edited(Reason::kEmptyItems);
+      case kBrokenItem: {  // order_placed: an item or the subtotal broken
+        const int64_t which = noise.range(0, 5);
         auto& item = j["items"][0];
-        if (which == 0) item["quantity"] = 0;
-        if (which == 1) item["quantity"] = std::to_string(item["quantity"].get<int>());
-        if (which == 2) item.erase("item_name");
-        if (which == 3) j["items"] = item;  // an object instead of an array
-        if (which == 4) j["subtotal"] = fmt::format("{:.2f}", j["subtotal"].get<double>());
-        break;
+        if (which == 0) {
+          item["quantity"] = 0;
+          return edited(Reason::kOutOfRange);
+        }
+        if (which == 1) {
+          item["quantity"] = std::to_string(item["quantity"].get<int>());
+          return edited(Reason::kWrongType);
+        }
+        if (which == 2) {
+          item.erase("item_name");
+          return edited(Reason::kMissingField);
+        }
+        if (which == 3) {
+          item.erase("price");
+          return edited(Reason::kMissingField);
+        }
+        if (which == 4) {
+          j["items"] = Json(item);  // an object instead of an array
+          return edited(Reason::kWrongType);
+        }
+        j["subtotal"] = fmt::format("{:.2f}", j["subtotal"].get<double>());
+        return edited(Reason::kWrongType);
       }
-      case 14: {  // order_completed: kitchen time negative or a string
+      case kBadKitchenTime: {  // order_completed: kitchen time negative or a string
         const int64_t which = noise.range(0, 2);
-        if (which == 0) j["kitchen_time_minutes"] = -j["kitchen_time_minutes"].get<double>() - 1;
-        if (which == 1)
-          j["kitchen_time_minutes"] = fmt::format("{}", j["kitchen_time_minutes"].dump());
-        if (which == 2) j["order_id"] = "";
-        break;
+        if (which == 0) {
+          j["kitchen_time_minutes"] = -j["kitchen_time_minutes"].get<double>() - 1;
+          return edited(Reason::kOutOfRange);
+        }
+        if (which == 1) {
+          j["kitchen_time_minutes"] = j["kitchen_time_minutes"].dump();
+          return edited(Reason::kWrongType);
+        }
+        j["order_id"] = "";
+        return edited(Reason::kOutOfRange);
       }
-      case 15: {  // payment: negative money, unknown method, a string amount
-        const int64_t which = noise.range(0, 3);
+      default: {  // kBadPayment: negative money, a string amount, an empty or over-long method
+        const int64_t which = noise.range(0, 4);
         if (which == 0) j["tip"] = -j["tip"].get<double>() - 1;
-        if (which == 1) j["payment_method"] = "bitcoin";
-        if (which == 2) j["total_amount"] = j["total_amount"].dump();
-        if (which == 3) j["tax"] = -1.25;
-        break;
+        if (which == 1) j["tax"] = -1.25;
+        if (which == 3) j["payment_method"] = "";
+        if (which == 4) j["payment_method"] = "credit_card_" + std::string(53, 'x');  // 65 bytes
+        if (which == 2) {
+          j["total_amount"] = j["total_amount"].dump();
+          return edited(Reason::kWrongType);
+        }
+        return edited(Reason::kOutOfRange);
       }
     }
-    return j.dump();
   }
 
   // ---- output queue ----
@@ -1133,9 +1299,12 @@ struct Generator::Impl {
     pending.pop_back();
   }
 
-  void push_ready(std::string_view text, int64_t emit_ms, LineKind kind) {
+  void push_ready(std::string_view text, int64_t emit_ms, LineKind kind,
+                  std::optional<decode::Reason> expected_reason = std::nullopt) {
     flush_pending(emit_ms);
-    ring_slot(emit_ms, kind).text.assign(text.data(), text.size());
+    Slot& slot = ring_slot(emit_ms, kind);
+    slot.text.assign(text.data(), text.size());
+    slot.expected_reason = expected_reason;
   }
 
   Slot& ring_slot(int64_t emit_ms, LineKind kind) {
@@ -1151,6 +1320,7 @@ struct Generator::Impl {
     ++ring_count;
     slot.emit_ms = emit_ms;
     slot.kind = kind;
+    slot.expected_reason.reset();
     return slot;
   }
 
@@ -1173,7 +1343,7 @@ struct Generator::Impl {
     --ring_count;
     ++stats.lines;
     last_emit = std::max(last_emit, slot.emit_ms);
-    return Line{slot.text, slot.emit_ms, slot.kind};
+    return Line{slot.text, slot.emit_ms, slot.kind, slot.expected_reason};
   }
 
   struct CategoryIndex {
@@ -1185,7 +1355,7 @@ struct Generator::Impl {
   GeneratorOptions options;
   GeneratorStats stats;
   Rng sim;    // the world: arrivals, orders, timings
-  Rng ids;    // event_ids of valid events
+  Rng ids;    // event_ids of valid events and how each is spelled (zone, id form)
   Rng noise;  // late/duplicate/conflict/malformed decisions and malformed contents
   int64_t end_ms = 0;
   int64_t now = 0;    // simulated clock
@@ -1193,8 +1363,7 @@ struct Generator::Impl {
   int64_t last_emit = 0;
   bool finished = false;
   std::array<CategoryIndex, kCategoryCount> categories;
-  std::array<std::string, kMenuSize> item_head;
-  std::array<std::string, kMenuSize> item_tail;
+  std::array<std::string, kMenuSize> item_head;  // an item's JSON up to its quantity
   std::vector<Restaurant> restaurants;
   std::vector<Party> parties;
   std::vector<int32_t> free_parties;

@@ -1,7 +1,8 @@
 #pragma once
 // The mock point-of-sale stream: a seeded simulation of restaurants (parties seated, orders,
-// kitchen, payments) that yields JSON lines as docs/EVENTS.md defines them, plus the noise a real
-// feed has (redeliveries, late lines, refused lines, conflicting redeliveries).
+// kitchen, payments) that yields JSON lines in the exercise brief's format (docs/EVENTS.md), plus
+// the spellings real producers use (zone-less timestamps, opaque ids, location_* fields) and the
+// noise a real feed has (redeliveries, late lines, refused lines, conflicting redeliveries).
 //
 // The simulation: parties (1–8 people) arrive, more at lunch and dinner (by UTC hour), sit at a
 // free table or queue; 4 % walk out before ordering, the others order 3–15 min after sitting;
@@ -15,14 +16,19 @@
 #include <string>
 #include <string_view>
 
+#include "decode/reasons.h"
+
 namespace tp::generate {
 
 // 2026-11-24T11:00:00Z: a fixed default start keeps the output a function of the options only.
 inline constexpr int64_t kDefaultStartMs = 1795518000000;
 
 // What to simulate. The valid events (ids and contents) depend only on seed, start_ms,
-// restaurants, renames, rename_every_ms, rush_hours, target_rate and warm_start; the noise rates
-// only add lines on top (their own random stream), so a noisy file deduplicates to the clean one.
+// restaurants, renames, rename_every_ms, rush_hours, target_rate and warm_start, and how they are
+// spelled on naive_rate, opaque_id_rate and location_fields (drawn from the id stream, the same
+// draws whatever the rates, so one spelling option changes nothing but its own spelling); the
+// noise rates only add lines on top (their own random stream), so a noisy file deduplicates to
+// the clean one.
 struct GeneratorOptions {
   int restaurants = 5;                 // r-001 … r-NNN
   int64_t max_events = 0;              // stop after this many distinct valid events; 0 = no limit
@@ -39,6 +45,15 @@ struct GeneratorOptions {
   bool rush_hours = true;   // lunch/dinner peaks by UTC hour; false = always busy (saturated)
   double target_rate = 0;   // >0: size restaurants (tables) so that ≈ this many events/s flow
   bool warm_start = false;  // begin mid-service (tables occupied) instead of empty at opening
+  // Per valid event: chance its timestamp has no zone ("2026-11-24T18:03:12.345000", UTC wall
+  // time as Python's isoformat() writes it), which consumers read in their default zone.
+  double naive_rate = 0;
+  // Per valid event: chance its event_id is an opaque "evt_…" id instead of a UUID (the contract
+  // accepts any non-empty id; producers that are not UUID-based exist).
+  double opaque_id_rate = 0;
+  // location_id/location_name instead of restaurant_id/restaurant_name: a later revision of the
+  // exercise uses those names and consumers accept both spellings.
+  bool location_fields = false;
 };
 
 // Returns an error message for options the generator cannot honour, or "" if they are fine.
@@ -61,6 +76,8 @@ struct Line {
   std::string_view text;
   int64_t emit_ms = 0;  // when a live stream should write it (simulated clock, epoch ms)
   LineKind kind = LineKind::kEvent;
+  // kMalformed only: the reason code a consumer must refuse the line with, so tests can check it.
+  std::optional<decode::Reason> expected_reason;
 };
 
 // Counts of what was emitted so far; `events` counts each valid event once.
