@@ -29,6 +29,7 @@ void add_ingest_command(CLI::App& app) {
     ingest::IngestOptions options;
     bool no_resume = false;
     bool quiet = false;
+    std::string default_timezone = "UTC";
   };
   auto flags = std::make_shared<Flags>();
   auto& o = flags->options;
@@ -58,11 +59,18 @@ void add_ingest_command(CLI::App& app) {
   command->add_flag("--no-resume", flags->no_resume,
                     "Read files from the start instead of after their last committed batch");
   command->add_flag("-q,--quiet", flags->quiet, "No progress line on a terminal");
+  command
+      ->add_option("--default-timezone", flags->default_timezone,
+                   "IANA zone that timestamps written without one are read in")
+      ->capture_default_str();
   command->callback([flags] {
     auto& options = flags->options;
     if (options.sources.empty()) options.sources.push_back("-");
     options.resume = !flags->no_resume;
     options.progress = !flags->quiet;
+    auto zone = TimeZone::load(flags->default_timezone);
+    if (!zone.ok()) fail(zone.error());
+    options.default_zone = zone.value();
     auto factory = open_connection(flags->connection);
     if (!factory.ok()) fail(factory.error());
     {

@@ -29,6 +29,7 @@ struct ServeFlags {
   std::string token;
   bool migrate = true;
   int threads = 48;
+  std::string default_timezone = "UTC";  // zone-less timestamps of --source lines are read in it
 };
 
 // "host:port", "[::1]:port" or ":port" (loopback) into host and port.
@@ -73,6 +74,8 @@ void serve(const ServeFlags& flags) {
 
   auto listen = parse_listen(flags.listen);
   if (!listen.ok()) fail(listen.error());
+  auto zone = TimeZone::load(flags.default_timezone);
+  if (!zone.ok()) fail(zone.error());
   auto factory = open_connection(flags.connection);
   if (!factory.ok()) fail(factory.error());
 
@@ -113,6 +116,7 @@ void serve(const ServeFlags& flags) {
     ingest_options.sources = flags.sources;
     ingest_options.follow = flags.follow;
     ingest_options.dead_letter_path = flags.dead_letter;
+    ingest_options.default_zone = zone.value();
     consumer.emplace(*factory.value(), ingest_options, stats);
     consumer_thread = std::thread([&] {
       auto summary = consumer->run();
@@ -168,6 +172,10 @@ void add_serve_command(CLI::App& app) {
                       "JSON lines to ingest while serving: a file, or - for stdin (repeatable)");
   command->add_flag("--follow", flags->follow, "Keep reading the sources as they grow");
   command->add_option("--dlq", flags->dead_letter, "Write refused lines to this file");
+  command
+      ->add_option("--default-timezone", flags->default_timezone,
+                   "IANA zone that timestamps written without one are read in")
+      ->capture_default_str();
   command
       ->add_option("--token", flags->token,
                    "Require this bearer token (or $TABLEPULSE_TOKEN) on the page, the API "

@@ -452,7 +452,9 @@ std::variant<Decoded, Rejection> Decoder::decode(std::string_view line) {
     return Rejection{Reason::kNotJson, std::string(simdjson::error_message(error))};
   };
   od::document doc;
-  if (auto error = parser_.iterate(buffer_.data(), line.size(), buffer_.size()).get(doc)) {
+  // padded_string(n) holds n bytes plus simdjson::SIMDJSON_PADDING, all of which the parser may read.
+  if (auto error = parser_.iterate(buffer_.data(), line.size(), buffer_.size() + simdjson::SIMDJSON_PADDING)
+                       .get(doc)) {
     return not_json(error);
   }
   json_type root_type;

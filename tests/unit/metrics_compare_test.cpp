@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/time.h"
+#include "decode/decoder.h"
 #include "metrics_reference.h"
 #include "test_support.h"
 
@@ -37,12 +38,39 @@ constexpr int64_t kGapLength = 25 * kMin;
 // ---------------------------------------------------------------------------------------------
 // Writing events as the POS would (docs/EVENTS.md).
 
-// Wire form of an event; `offset_min` re-expresses the timestamp in another zone (same instant).
-nlohmann::ordered_json event_to_wire(const Event& e, int offset_min = 0) {
+// The zone every ingest of this file reads zone-less timestamps in (--default-timezone), and
+// the wall-clock text a producer in that zone writes without a zone (Python's isoformat()).
+constexpr const char* kProducerZone = "Europe/Berlin";
+const TimeZone& producer_zone() {
+  static const TimeZone zone = TimeZone::load(kProducerZone).value();
+  return zone;
+}
+std::string zoneless_wall_time(int64_t ts_ms) {
+  absl::TimeZone zone;
+  absl::LoadTimeZone(kProducerZone, &zone);
+  const absl::Time instant = absl::FromUnixMillis(ts_ms);
+  const int64_t wall_ms = absl::ToUnixMillis(absl::FromCivil(absl::ToCivilSecond(instant, zone),
+                                                             absl::UTCTimeZone())) +
+                          ts_ms % 1000;
+  std::string text = format_iso_ms(wall_ms);
+  text.pop_back();      // the 'Z'
+  return text + "000";  // microseconds, as isoformat() writes them
+}
+
+// The instant a wire timestamp names, whatever its form.
+int64_t wire_instant(const std::string& text) {
+  return producer_zone().resolve(*parse_iso8601(text));
+}
+
+// Wire form of an event (the brief's fields); `offset_min` re-expresses the timestamp in
+// another zone (same instant); `zoneless` writes it without a zone, in the producer's zone.
+nlohmann::ordered_json event_to_wire(const Event& e, int offset_min = 0, bool zoneless = false) {
   nlohmann::ordered_json j;
   j["event_id"] = e.event_id;
   j["event_type"] = std::string(event_type_name(e.type));
-  if (offset_min == 0) {
+  if (zoneless) {
+    j["timestamp"] = zoneless_wall_time(e.ts_ms);
+  } else if (offset_min == 0) {
     j["timestamp"] = format_iso_ms(e.ts_ms);
   } else {
     std::string local = format_iso_ms(e.ts_ms + offset_min * kMin);
@@ -61,6 +89,7 @@ nlohmann::ordered_json event_to_wire(const Event& e, int offset_min = 0) {
       j["server_id"] = e.server_id;
       break;
     case EventType::kOrderPlaced: {
+      j["server_id"] = e.server_id;
       j["order_id"] = e.order_id;
       auto items = nlohmann::ordered_json::array();
       for (const LineItem& line : e.items) {
@@ -94,7 +123,7 @@ nlohmann::ordered_json event_to_wire(const Event& e, int offset_min = 0) {
 // (std::nullopt: not checked) follow the spec's data-quality definitions.
 struct ExpectedIngest {
   uint64_t lines = 0, inserted = 0, duplicates = 0, rejected = 0, blank = 0;
-  std::optional<uint64_t> conflicting, late, subtotal_mismatch, total_mismatch;
+  std::optional<uint64_t> conflicting, late, subtotal_mismatch, total_mismatch, naive;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -159,10 +188,11 @@ class Scenario {
     return "Pulse Kiosk";
   }
 
-  // A new event with a fresh id; the caller fills the type's fields.
+  // A new event with a fresh id (mostly a UUID, sometimes an opaque id as some producers send);
+  // the caller fills the type's fields.
   Event& add(EventType type, int64_t ts, const std::string& restaurant, const std::string& table) {
     Event e;
-    e.event_id = uuid();
+    e.event_id = chance(0.15) ? fmt::format("evt-{:016x}", rng_()) : uuid();
     e.type = type;
     e.ts_ms = ts;
     e.restaurant_id = restaurant;
@@ -202,6 +232,7 @@ class Scenario {
                const std::string& order, int max_lines) {
     Event& e = add(EventType::kOrderPlaced, ts, restaurant, table);
     e.order_id = order;
+    e.server_id = fmt::format("s-{}-{:02}", restaurant.substr(2), uniform(1, 5));
     int n = static_cast<int>(uniform(1, max_lines));
     std::set<std::string> seen;
     for (int k = 0; k < n; ++k) {
@@ -275,8 +306,9 @@ class Scenario {
             y.tip_cents = uniform(0, y.subtotal_cents / 5);
             y.total_cents = y.subtotal_cents + y.tax_cents + y.tip_cents;
             if (chance(0.03)) y.total_cents += uniform(2, 300);  // total_mismatch: still stored
-            static const char* kMethods[] = {"card", "cash", "mobile"};
-            y.payment_method = kMethods[uniform(0, 2)];
+            static const char* kMethods[] = {"credit_card", "debit_card", "cash", "mobile_payment",
+                                             "gift_card"};
+            y.payment_method = kMethods[uniform(0, 4)];
           }
         }
       }
@@ -359,10 +391,10 @@ class Scenario {
         seated["event_type"] = "table_cleared";
         return seated.dump();
       case 4:
-        seated["event_id"] = "not-a-uuid";
+        seated["event_id"] = "";
         return seated.dump();
       case 5:
-        seated["timestamp"] = "2026-11-24T18:00:00.000";  // no zone
+        seated["timestamp"] = "2026-11-24T24:00:00.000";  // hour 24
         return seated.dump();
       case 6:
         seated["party_size"] = 0;
@@ -380,7 +412,7 @@ class Scenario {
         placed.erase("order_id");
         return placed.dump();
       case 11:
-        payment["payment_method"] = "cheque";
+        payment["payment_method"] = "";
         return payment.dump();
       case 12:
         payment["subtotal"] = -1.0;
@@ -391,24 +423,29 @@ class Scenario {
     }
   }
 
-  // The first delivery of an event: mostly plain, sometimes another zone or an extra field.
+  // The first delivery of an event: mostly plain, sometimes another zone, no zone at all (read
+  // in --default-timezone) or an extra field.
   std::string first_delivery(const Event& e) {
-    nlohmann::ordered_json j = event_to_wire(e, chance(0.1) ? (chance(0.5) ? 120 : -330) : 0);
+    const bool zoneless = chance(0.2);
+    if (zoneless) ++naive_lines_;
+    nlohmann::ordered_json j =
+        event_to_wire(e, chance(0.1) ? (chance(0.5) ? 120 : -330) : 0, zoneless);
     if (chance(0.05)) j["pos_version"] = "7.1.3";  // unknown fields are ignored
     return j.dump();
   }
 
-  // A redelivery: the same line, or the same event with its id upper-cased or another zone.
+  // A redelivery: the same line, or the same event with its id upper-cased (a UUID only: an
+  // opaque id in another case is another event) or another zone.
   std::string redelivery(const std::string& line) {
     if (chance(0.8)) return line;
     auto j = nlohmann::ordered_json::parse(line);
-    if (chance(0.5)) {
-      std::string id = j["event_id"];
+    std::string id = j["event_id"];
+    if (chance(0.5) && decode::is_uuid(id)) {
       for (char& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       j["event_id"] = id;
     } else {
-      auto ts = parse_rfc3339_ms(j["timestamp"].get<std::string>());
-      std::string local = format_iso_ms(*ts + 60 * kMin);
+      int64_t ts = wire_instant(j["timestamp"].get<std::string>());
+      std::string local = format_iso_ms(ts + 60 * kMin);
       local.pop_back();
       j["timestamp"] = local + "+01:00";
     }
@@ -460,6 +497,7 @@ class Scenario {
       }
     }
     expected_a_.lines = expected_a_.inserted + expected_a_.duplicates + expected_a_.rejected;
+    expected_a_.naive = naive_lines_;  // every first delivery of file A is stored
   }
 
   // File B: the same events shuffled, with its own redeliveries and malformed lines.
@@ -486,6 +524,7 @@ class Scenario {
   std::mt19937_64 rng_;
   std::vector<Event> events_;
   std::vector<std::string> file_a_, file_b_;
+  uint64_t naive_lines_ = 0;  // first deliveries written without a zone
   ExpectedIngest expected_a_, expected_b_;
   int64_t name_tie_ts_ = 0;
 };
@@ -511,7 +550,8 @@ std::string write_lines(const TempDir& dir, const std::string& name,
 // Runs `tablepulse ingest` and returns its summary (the last stdout line), or fails the test.
 nlohmann::json ingest(const std::string& db, const std::vector<std::string>& files,
                       const std::string& options = "") {
-  std::string command = tablepulse_binary() + " ingest --db " + db + options;
+  std::string command = tablepulse_binary() + " ingest --db " + db +
+                        " --default-timezone " + kProducerZone + options;
   for (const std::string& f : files) command += " " + f;
   CommandResult result = run_command(command);
   EXPECT_EQ(result.status, 0) << command << "\n" << result.out;
@@ -557,6 +597,7 @@ void expect_summary(const nlohmann::json& summary, const ExpectedIngest& want,
   check("late_events", want.late);
   check("subtotal_mismatch", want.subtotal_mismatch);
   check("total_mismatch", want.total_mismatch);
+  check("naive_timestamps", want.naive);
 }
 
 // A window given on the command line, with its length computed here (not by the engine).
@@ -775,6 +816,8 @@ TEST_F(EngineMetricsTest, DataQualityTotalsMatchTheLines) {
     return obj.contains(name) && obj[name].is_number_integer() ? obj[name].get<int64_t>() : -1;
   };
   EXPECT_EQ(integer(dq, "events"), static_cast<int64_t>(s.events().size()));
+  EXPECT_GT(*s.expected_a().naive, 100u);  // the stream exercises zone-less timestamps
+  EXPECT_EQ(integer(dq, "naive_timestamps"), static_cast<int64_t>(*s.expected_a().naive));
   EXPECT_EQ(integer(dq, "duplicates"),
             static_cast<int64_t>(s.expected_a().duplicates + s.expected_b_after_a().duplicates));
   int64_t rejected =
