@@ -18,7 +18,8 @@ void add_rematch_command(CLI::App& app);   // rebuild the stored matches from st
 
 // Applies the migrations; when one adds the match table to a database that already holds
 // events, fills it from them (progress on stderr). Every command that migrates uses this.
-Result<clickhouse::MigrateReport> migrate_and_backfill(clickhouse::Client& client,
-                                                       const clickhouse::SchemaOptions& options);
+Result<clickhouse::MigrateReport> migrate_and_backfill(
+    clickhouse::Client& client, const clickhouse::SchemaOptions& options,
+    std::optional<int> up_to_version = std::nullopt);
 
 }  // namespace tp::cli

@@ -40,8 +40,9 @@ bool matches_need_backfill(const clickhouse::MigrateReport& report) {
 }  // namespace
 
 Result<clickhouse::MigrateReport> migrate_and_backfill(clickhouse::Client& client,
-                                                       const clickhouse::SchemaOptions& options) {
-  auto report = clickhouse::migrate(client, options);
+                                                       const clickhouse::SchemaOptions& options,
+                                                       std::optional<int> up_to_version) {
+  auto report = clickhouse::migrate(client, options, up_to_version);
   if (!report.ok()) return report;
   if (matches_need_backfill(report.value())) {
     auto rematched = rematch_with_progress(client, std::nullopt, std::nullopt, kDefaultChunkEvents);
@@ -56,6 +57,7 @@ void add_migrate_command(CLI::App& app) {
     clickhouse::SchemaOptions schema;
     bool ttl_given = false;
     bool list = false;
+    std::optional<int> to_version;
   };
   auto flags = std::make_shared<Flags>();
   auto* command = app.add_subcommand("migrate", "Apply the schema migrations (idempotent)");
@@ -65,12 +67,15 @@ void add_migrate_command(CLI::App& app) {
       ->check(CLI::Range(1, 100000))
       ->each([flags](const std::string&) { flags->ttl_given = true; });
   command->add_flag("--list-tables", flags->list, "Print the tables after migrating");
+  command->add_option("--to-version", flags->to_version,
+                      "Stop after this migration (stage or test an upgrade step by step)")
+      ->check(CLI::PositiveNumber);
   command->callback([flags] {
     auto factory = open_connection(flags->connection);
     if (!factory.ok()) fail(factory.error());
     auto client = factory.value()->connect();
     if (!client.ok()) fail(client.error());
-    auto report = migrate_and_backfill(*client.value(), flags->schema);
+    auto report = migrate_and_backfill(*client.value(), flags->schema, flags->to_version);
     if (!report.ok()) fail(report.error());
     for (const auto& name : report->applied) fmt::print("applied {}\n", name);
     if (report->applied.empty()) {

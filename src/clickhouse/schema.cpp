@@ -167,7 +167,8 @@ Result<std::optional<int>> current_ttl_days(Client& client) {
 
 }  // namespace
 
-Result<MigrateReport> migrate(Client& client, const SchemaOptions& options) {
+Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
+                              std::optional<int> up_to_version) {
   TP_RETURN_IF_ERROR(client.execute(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, "
       "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree(applied_at) "
@@ -186,6 +187,7 @@ Result<MigrateReport> migrate(Client& client, const SchemaOptions& options) {
   if (!ttl.ok()) return ttl.error();
   if (ttl.value()) effective.ttl_days = *ttl.value();
   for (const auto& migration : all_migrations()) {
+    if (up_to_version && migration.version > *up_to_version) break;
     if (auto it = applied.find(migration.version); it != applied.end()) {
       report.already.push_back(migration.name);
       continue;

@@ -55,7 +55,9 @@ struct MigrateReport {
 // Applies pending migrations in order; safe to run any number of times, and to re-run after a
 // failure half-way (statements are IF [NOT] EXISTS or guarded by a ColumnCondition). Tables
 // rebuilt by a migration keep the retention the database has (not options.ttl_days).
-Result<MigrateReport> migrate(Client& client, const SchemaOptions& options);
+// `up_to_version` stops after that migration (an upgrade staged or tested step by step).
+Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
+                              std::optional<int> up_to_version = std::nullopt);
 
 // Sets the retention of every table with a TTL to `ttl_days` (ALTER ... MODIFY TTL).
 Status apply_ttl(Client& client, int ttl_days);

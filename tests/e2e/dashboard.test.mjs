@@ -100,6 +100,10 @@ describe('live dashboard', () => {
     assert.equal(texts['dq-events'], String(INITIAL_EVENTS));
     assert.equal(texts['dq-rejected'], '2');
     assert.equal(texts['dq-duplicates'], '1');
+    // Half the visits are written without a zone (as Python's isoformat() writes them).
+    const [dq] = metrics['data-quality'];
+    assert.ok(dq.naive_timestamps > 0, 'the stream has zone-less timestamps');
+    assert.equal(texts['dq-naive_timestamps'], String(dq.naive_timestamps));
     assert.match(texts['revenue-total'], /^\$[\d,]+\.\d\d$/);
     assert.equal(await page.isHidden('[data-testid="stale-warning"]'), true);
     const asOf = Date.parse((await readPage(page)).asOf);

@@ -223,13 +223,13 @@ export function shownKeys(texts, pattern) {
 // ---- events near now -----------------------------------------------------------------------
 
 const MENU = [
-  { item_id: 'm-burger', item_name: 'Classic Burger', category: 'mains', unit_price: 14.5 },
-  { item_id: 'm-pizza', item_name: 'Margherita Pizza', category: 'mains', unit_price: 12.0 },
-  { item_id: 'm-salad', item_name: 'Caesar Salad', category: 'starters', unit_price: 9.25 },
-  { item_id: 'm-fries', item_name: 'French Fries', category: 'sides', unit_price: 4.75 },
-  { item_id: 'm-cola', item_name: 'Cola', category: 'drinks', unit_price: 3.25 },
-  { item_id: 'm-beer', item_name: 'Draft Beer', category: 'drinks', unit_price: 6.5 },
-  { item_id: 'm-cake', item_name: 'Chocolate Cake', category: 'desserts', unit_price: 7.0 },
+  { item_id: 'm-burger', item_name: 'Classic Burger', category: 'mains', price: 14.5 },
+  { item_id: 'm-pizza', item_name: 'Margherita Pizza', category: 'mains', price: 12.0 },
+  { item_id: 'm-salad', item_name: 'Caesar Salad', category: 'starters', price: 9.25 },
+  { item_id: 'm-fries', item_name: 'French Fries', category: 'sides', price: 4.75 },
+  { item_id: 'm-cola', item_name: 'Cola', category: 'drinks', price: 3.25 },
+  { item_id: 'm-beer', item_name: 'Draft Beer', category: 'drinks', price: 6.5 },
+  { item_id: 'm-cake', item_name: 'Chocolate Cake', category: 'desserts', price: 7.0 },
 ];
 
 const cents = (v) => Math.round(v * 100);
@@ -237,16 +237,18 @@ const iso = (ms) => new Date(ms).toISOString();
 
 // One guest visit: seated, order placed, completed, paid, at the given instants (ms).
 export function visit({ restaurant, name, table, order, seatAt, orderAt, completeAt, payAt, items }) {
-  const base = (type, at) => ({ event_id: randomUUID(), event_type: type, timestamp: iso(at), restaurant_id: restaurant, restaurant_name: name, table_id: table });
+  // Some producers write no zone (Python's isoformat()): UTC wall time, read in the default zone.
+  const stamp = (at) => (order.length % 2 === 0 ? iso(at) : iso(at).slice(0, -1) + '000');
+  const base = (type, at) => ({ event_id: randomUUID(), event_type: type, timestamp: stamp(at), restaurant_id: restaurant, restaurant_name: name, table_id: table });
   const lines = [];
   if (seatAt) lines.push({ ...base('table_seated', seatAt), party_size: 2 + (items.length % 3), server_id: `s-${restaurant}-1` });
-  const subtotalCents = items.reduce((sum, it) => sum + it.quantity * cents(it.unit_price), 0);
-  if (orderAt) lines.push({ ...base('order_placed', orderAt), order_id: order, items, subtotal: subtotalCents / 100 });
+  const subtotalCents = items.reduce((sum, it) => sum + it.quantity * cents(it.price), 0);
+  if (orderAt) lines.push({ ...base('order_placed', orderAt), server_id: `s-${restaurant}-1`, order_id: order, items, subtotal: subtotalCents / 100 });
   if (completeAt) lines.push({ ...base('order_completed', completeAt), order_id: order, kitchen_time_minutes: Math.round((completeAt - orderAt) / 6000) / 10 });
   if (payAt) {
     const taxCents = Math.round(subtotalCents * 0.09);
     const tipCents = Math.round(subtotalCents * 0.15);
-    lines.push({ ...base('payment', payAt), order_id: order, subtotal: subtotalCents / 100, tax: taxCents / 100, tip: tipCents / 100, total_amount: (subtotalCents + taxCents + tipCents) / 100, payment_method: ['card', 'cash', 'mobile'][items.length % 3] });
+    lines.push({ ...base('payment', payAt), order_id: order, subtotal: subtotalCents / 100, tax: taxCents / 100, tip: tipCents / 100, total_amount: (subtotalCents + taxCents + tipCents) / 100, payment_method: ['credit_card', 'cash', 'mobile_payment'][items.length % 3] });
   }
   return lines.map((l) => JSON.stringify(l));
 }

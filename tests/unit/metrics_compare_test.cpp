@@ -346,11 +346,13 @@ class Scenario {
     Event& p1 = add(EventType::kOrderPlaced, item_tie_ts, "r-001", "B9");
     p1.event_id = "f0000002-0000-4000-8000-000000000002";
     p1.order_id = "o-tie-1";
+    p1.server_id = "s-001-01";
     p1.items.push_back({"m-05", "Fries (large)", "sides", 2, 450});
     p1.subtotal_cents = 900;
     Event& p2 = add(EventType::kOrderPlaced, item_tie_ts, "r-002", "B9");
     p2.event_id = "00000002-0000-4000-bfff-fffffffffffe";
     p2.order_id = "o-tie-2";
+    p2.server_id = "s-002-01";
     p2.items.push_back({"m-05", "Chips", "sides", 1, 450});
     p2.subtotal_cents = 450;
   }
@@ -959,10 +961,8 @@ class HandStream {
     e.restaurant_name = name;
     e.table_id = table;
     e.order_id = order;
-    if (type == EventType::kTableSeated) {
-      e.party_size = 2;
-      e.server_id = "s1";
-    }
+    if (type == EventType::kTableSeated || type == EventType::kOrderPlaced) e.server_id = "s1";
+    if (type == EventType::kTableSeated) e.party_size = 2;
     if (type == EventType::kOrderPlaced) items(e, {{"i-1", "One", "c1", 1, 100}});
     if (type == EventType::kOrderCompleted) e.kitchen_time_minutes = 12.5;
     if (type == EventType::kPayment) {

@@ -575,20 +575,20 @@ std::vector<std::string> sample_lines() {
       event(
           "5e0a0001-0000-4000-8000-000000000002", "order_placed", "2026-11-24T18:05:00.000Z",
           "srv-a", "Server Test A",
-          R"("table_id":"T1","order_id":"o-a1","items":[{"item_id":"m-burger","item_name":"Classic Burger","category":"mains","quantity":2,"price":14.5},{"item_id":"m-cola","item_name":"Cola","category":"drinks","quantity":2,"price":3.25}],"subtotal":35.5)"),
+          R"("table_id":"T1","server_id":"s1","order_id":"o-a1","items":[{"item_id":"m-burger","item_name":"Classic Burger","category":"mains","quantity":2,"price":14.5},{"item_id":"m-cola","item_name":"Cola","category":"drinks","quantity":2,"price":3.25}],"subtotal":35.5)"),
       event("5e0a0001-0000-4000-8000-000000000003", "order_completed", "2026-11-24T18:20:00.000Z",
             "srv-a", "Server Test A",
             R"("table_id":"T1","order_id":"o-a1","kitchen_time_minutes":14.5)"),
       event(
           "5e0a0001-0000-4000-8000-000000000004", "payment", "2026-11-24T18:50:00.000Z", "srv-a",
           "Server Test A",
-          R"("table_id":"T1","order_id":"o-a1","subtotal":35.5,"tax":3.2,"tip":6,"total_amount":44.7,"payment_method":"card")"),
+          R"("table_id":"T1","order_id":"o-a1","subtotal":35.5,"tax":3.2,"tip":6,"total_amount":44.7,"payment_method":"credit_card")"),
       event("5e0a0001-0000-4000-8000-000000000005", "table_seated", "2026-11-24T18:10:00.000Z",
             "srv-b", "Server Test B", R"("table_id":"T9","party_size":2,"server_id":"s2")"),
       event(
           "5e0a0001-0000-4000-8000-000000000006", "order_placed", "2026-11-24T18:12:00.000Z",
           "srv-b", "Server Test B",
-          R"("table_id":"T9","order_id":"o-b1","items":[{"item_id":"m-pizza","item_name":"Margherita Pizza","category":"mains","quantity":1,"price":12}],"subtotal":12)"),
+          R"("table_id":"T9","server_id":"s2","order_id":"o-b1","items":[{"item_id":"m-pizza","item_name":"Margherita Pizza","category":"mains","quantity":1,"price":12}],"subtotal":12)"),
       event(
           "5e0a0001-0000-4000-8000-000000000007", "payment", "2026-11-24T18:49:00.000Z", "srv-b",
           "Server Test B",

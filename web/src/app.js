@@ -314,6 +314,9 @@ function renderDataQuality(panel, ingest) {
     ['subtotal_mismatch', dq.subtotal_mismatch],
     ['total_mismatch', dq.total_mismatch],
     ['conflicting_duplicates', dq.conflicting_duplicates],
+    // Timestamps without a zone, read in the consumer's --default-timezone: worth telling the
+    // producers about, never refused.
+    ['naive_timestamps', dq.naive_timestamps],
   ].filter(([, n]) => n !== undefined && n !== null).map(([k, n]) => [k, n, `dq-${k}`]);
   listItems($('#dq-issues'), issues, 'none');
 
