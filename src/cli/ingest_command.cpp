@@ -68,6 +68,13 @@ void add_ingest_command(CLI::App& app) {
     if (options.sources.empty()) options.sources.push_back("-");
     options.resume = !flags->no_resume;
     options.progress = !flags->quiet;
+    // Ids of one batch must all stay in memory while it is built, or two copies of one id
+    // could reach the same insert block (the lookup only sees what is stored).
+    if (options.dedup_memory_ids < options.batch_max_rows) {
+      fail(make_error(ErrorCode::kInvalidArgument,
+                      "--dedup-memory ({}) must be at least --batch-rows ({})",
+                      options.dedup_memory_ids, options.batch_max_rows));
+    }
     auto zone = TimeZone::load(flags->default_timezone);
     if (!zone.ok()) fail(zone.error());
     options.default_zone = zone.value();

@@ -27,6 +27,7 @@ struct ServeFlags {
   bool follow = false;
   std::string dead_letter;
   std::string token;
+  bool token_given = false;  // --token on the command line (even empty)
   bool migrate = true;
   int threads = 48;
   std::string default_timezone = "UTC";  // zone-less timestamps of --source lines are read in it
@@ -72,6 +73,13 @@ void serve(const ServeFlags& flags) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // An empty token would switch authentication off without a word: refuse it.
+  const char* token_env = std::getenv("TABLEPULSE_TOKEN");
+  if (flags.token_given ? flags.token.empty() : (token_env != nullptr && *token_env == '\0')) {
+    fail(make_error(ErrorCode::kInvalidArgument,
+                    "the bearer token is empty (--token \"\" or TABLEPULSE_TOKEN=\"\"): give a "
+                    "non-empty token, or neither to serve without authentication"));
+  }
   auto listen = parse_listen(flags.listen);
   if (!listen.ok()) fail(listen.error());
   auto zone = TimeZone::load(flags.default_timezone);
@@ -180,7 +188,8 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--token", flags->token,
                    "Require this bearer token (or $TABLEPULSE_TOKEN) on the page, the API "
                    "and /metrics")
-      ->envname("TABLEPULSE_TOKEN");
+      ->envname("TABLEPULSE_TOKEN")
+      ->each([flags](const std::string&) { flags->token_given = true; });
   command->add_flag("--migrate,!--no-migrate", flags->migrate,
                     "Apply schema migrations at start (default: on)");
   command->add_option("--threads", flags->threads, "HTTP worker threads (each live page holds one)")

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -385,7 +386,11 @@ Result<IngestSummary> Consumer::Impl::run() {
 Status Consumer::Impl::consume_source(const std::string& path) {
   uint64_t offset = 0, lines_before = 0;
   committed_end_ = 0;
-  if (path != "-") {
+  // Only a regular file can be resumed by byte offset: a pipe or a device starts over with
+  // whatever it delivers now (and its line numbers count from 1).
+  struct stat info {};
+  const bool resumable = path != "-" && ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
+  if (resumable) {
     // The checkpoint is the last committed batch of this source (written after its insert).
     auto rows = reader_client_->query_json_rows(
         "SELECT end_offset, end_line FROM ingest_batches FINAL WHERE source_id = {source:String} "
@@ -410,7 +415,7 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   auto& reader = *opened.value();
   const std::string source_id = reader.source_id();
   dead_already_.clear();
-  if (dead_letters_ != nullptr && options_.resume && path != "-") {
+  if (dead_letters_ != nullptr && options_.resume && resumable) {
     TP_RETURN_IF_ERROR(load_dead_letters_beyond(source_id, lines_before));
   }
   source_id_ = source_id;

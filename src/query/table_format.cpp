@@ -7,9 +7,23 @@
 namespace tp::query {
 namespace {
 
+// A name as a terminal shows it harmlessly: control characters (escape sequences could move
+// the cursor, recolour or retitle the terminal) are written as \xNN.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
 std::string cell(const nlohmann::ordered_json& value) {
   if (value.is_null()) return "—";
-  if (value.is_string()) return value.get<std::string>();
+  if (value.is_string()) return printable(value.get<std::string>());
   if (value.is_number_float()) {
     std::string text = fmt::format("{:.4f}", value.get<double>());
     while (text.back() == '0') text.pop_back();
@@ -30,8 +44,11 @@ size_t width(const std::string& text) {
 
 std::string format_table(const nlohmann::ordered_json& rows) {
   if (!rows.is_array() || rows.empty()) return "(no rows)\n";
-  std::vector<std::string> columns;
-  for (const auto& [key, value] : rows.front().items()) columns.push_back(key);
+  std::vector<std::string> keys, columns;  // the rows' keys, and their headings as shown
+  for (const auto& [key, value] : rows.front().items()) {
+    keys.push_back(key);
+    columns.push_back(printable(key));
+  }
   std::vector<std::vector<std::string>> cells;
   std::vector<size_t> widths;
   std::vector<bool> numeric(columns.size(), true);
@@ -39,7 +56,7 @@ std::string format_table(const nlohmann::ordered_json& rows) {
   for (const auto& row : rows) {
     std::vector<std::string> line;
     for (size_t i = 0; i < columns.size(); ++i) {
-      const auto& value = row.contains(columns[i]) ? row[columns[i]] : nlohmann::ordered_json();
+      const auto& value = row.contains(keys[i]) ? row[keys[i]] : nlohmann::ordered_json();
       if (!value.is_number() && !value.is_null()) numeric[i] = false;
       line.push_back(cell(value));
       widths[i] = std::max(widths[i], width(line.back()));

@@ -15,7 +15,14 @@
 namespace tp::source {
 namespace {
 constexpr size_t kChunk = 1 << 20;
+
+// A file saved by some Windows tools starts with a UTF-8 byte-order mark: not part of the
+// first line's JSON.
+std::string_view skip_byte_order_mark(std::string_view text, uint64_t offset) {
+  if (offset == 0 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  return text;
 }
+}  // namespace
 
 std::string file_source_id(const std::string& path) {
   std::error_code ec;
@@ -107,7 +114,7 @@ Result<std::optional<Line>> LineReader::next(bool follow, const std::atomic<bool
       }
       std::string_view text(start, length);
       if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-      line.text = text;
+      line.text = skip_byte_order_mark(text, line.offset);
       line.too_long = text.size() > max_line_bytes_;
       return std::optional<Line>(line);
     }
@@ -135,7 +142,9 @@ Result<std::optional<Line>> LineReader::next(bool follow, const std::atomic<bool
       line.number = ++line_number_;
       line.too_long = discarding_ || end_ - begin_ > max_line_bytes_;
       line.text = discarding_ ? std::string_view(long_prefix_)
-                              : std::string_view(buffer_.data() + begin_, end_ - begin_);
+                              : skip_byte_order_mark(
+                                    std::string_view(buffer_.data() + begin_, end_ - begin_),
+                                    line.offset);
       discarding_ = false;
       begin_ = end_;
       return std::optional<Line>(line);

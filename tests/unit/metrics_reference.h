@@ -5,12 +5,12 @@
 //
 // Rules the spec leaves open, decided here once (the engine's SQL must follow the same ones):
 //  * "Latest" / "earliest" order events by (timestamp, event_id) where event_id is compared as
-//    its canonical lower-case text, byte by byte (= lexicographic order of the UUID string).
-//    "Latest" is the maximum of that order: on equal timestamps the LARGER event_id wins;
-//    "earliest" is the minimum: on equal timestamps the SMALLER event_id wins.
-//    SQL must tie-break on toString(event_id), NOT on the UUID column itself: ClickHouse orders
-//    UUID values by their second half first, so toUUID('10000000-0000-4000-8000-000000000001')
-//    > toUUID('20000000-0000-4000-8000-000000000000') although the text sorts the other way.
+//    its stored text, byte by byte: an opaque id as sent, a UUID in canonical lower case (the
+//    order of its value). "Latest" is the maximum of that order: on equal timestamps the
+//    LARGER event_id wins; "earliest" is the minimum: on equal timestamps the SMALLER wins.
+//    (ClickHouse's UUID type orders by the second half first, so a UUID column would sort
+//    toUUID('10000000-…-000000000001') after toUUID('20000000-…-000000000000'); the String
+//    column compares the text, as this reference does.)
 //  * Nothing later than as_of is ever used, also not to find a restaurant's name, an order's
 //    order_placed / order_completed, or a seating. Matches may lie before the window.
 //  * An order with several order_placed events (or several order_completed events) at or

@@ -1,0 +1,92 @@
+// Defects a reliability probe found (issue "Hardening the consumer and the server"), each
+// pinned by the case that showed it.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "query/table_format.h"
+#include "test_support.h"
+
+namespace tp {
+namespace {
+
+using nlohmann::json;
+
+// Restaurant and item names come from producers: printed raw, an escape sequence in one
+// could rewrite the operator's terminal.
+TEST(TableFormat, ControlCharactersAreEscaped) {
+  auto rows = nlohmann::ordered_json::parse(
+      R"([{"restaurant_name":"Evil\u001b]0;pwned\u0007\u001b[2J","n":1}])");
+  std::string table = query::format_table(rows);
+  EXPECT_EQ(table.find('\x1b'), std::string::npos) << table;
+  EXPECT_EQ(table.find('\x07'), std::string::npos) << table;
+  EXPECT_NE(table.find("Evil\\x1b]0;pwned\\x07\\x1b[2J"), std::string::npos) << table;
+  EXPECT_NE(query::format_table(nlohmann::ordered_json::parse(R"([{"name":"Café ☕"}])"))
+                .find("Café ☕"),
+            std::string::npos);
+}
+
+// An empty token used to switch authentication off without a word.
+TEST(CliFlags, EmptyTokenIsRefused) {
+  test::TempDir dir;
+  for (const std::string& how : {std::string("--token ''"), std::string("")}) {
+    auto run = test::run_command(fmt::format(
+        "{} timeout 30 {} serve --db {} --listen 127.0.0.1:0 {} 2>&1",
+        how.empty() ? "TABLEPULSE_TOKEN=" : "", test::tablepulse_binary(), dir.str(), how));
+    EXPECT_EQ(run.status, 2) << how << "\n" << run.out;  // invalid_argument, before serving
+    EXPECT_NE(run.out.find("invalid_argument"), std::string::npos) << run.out;
+  }
+}
+
+// A dedup window smaller than a batch lets two copies of one id into one insert block.
+TEST(CliFlags, DedupMemoryBelowBatchRowsIsRefused) {
+  test::TempDir dir;
+  auto run = test::run_command(fmt::format(
+      "{} ingest --db {} --dedup-memory 10 --batch-rows 100 -q /dev/null 2>&1",
+      test::tablepulse_binary(), dir.str()));
+  EXPECT_EQ(run.status, 2) << run.out;
+  EXPECT_NE(run.out.find("--dedup-memory"), std::string::npos) << run.out;
+}
+
+// A named pipe cannot be resumed by byte offset: each run reads what the pipe delivers, with
+// line numbers from 1 (a second run once "resumed" after the first run's checkpoint, shifting
+// the dead-letter line numbers and counting lines it never skipped).
+TEST(EngineFifo, NamedPipeIsNeverResumedFromACheckpoint) {
+  test::TempDir dir;
+  const std::string fifo = dir.str() + "/pipe";
+  const std::string dlq = dir.str() + "/dlq.jsonl";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (int run = 0; run < 2; ++run) {
+    std::thread writer([&] {
+      std::ofstream out(fifo);
+      for (int i = 0; i < 3; ++i) {
+        out << fmt::format(
+            R"({{"event_id":"00000000-0000-4000-8000-0000000000{}{}","event_type":"table_seated","timestamp":"2026-11-24T18:0{}:00Z",)"
+            R"("restaurant_id":"r-1","restaurant_name":"One","table_id":"T1","party_size":2,"server_id":"s"}})",
+            run, i, i)
+            << "\n";
+        if (i == 0) out << "{broken\n";  // line 2
+      }
+    });
+    auto result = test::run_command(fmt::format("{} ingest -q --db {} --dlq {} {}",
+                                                test::tablepulse_binary(), dir.str() + "/db", dlq,
+                                                fifo));
+    writer.join();
+    ASSERT_EQ(result.status, 0) << result.out;
+    json summary = json::parse(result.out.substr(result.out.rfind("\n{") + 1));
+    EXPECT_EQ(summary["inserted"], 3) << summary.dump();
+    EXPECT_EQ(summary["rejected"], 1) << summary.dump();
+    EXPECT_EQ(summary["resumed_from_checkpoint"], 0) << summary.dump();
+  }
+  std::ifstream in(dlq);
+  int letters = 0;
+  for (std::string line; std::getline(in, line); ++letters) {
+    EXPECT_EQ(json::parse(line)["line_number"], 2) << line;
+  }
+  EXPECT_EQ(letters, 2);
+}
+
+}  // namespace
+}  // namespace tp
