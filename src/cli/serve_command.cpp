@@ -127,7 +127,12 @@ void serve(const ServeFlags& flags) {
     ingest_options.default_zone = zone.value();
     consumer.emplace(*factory.value(), ingest_options, stats);
     consumer_thread = std::thread([&] {
-      auto summary = consumer->run();
+      Result<ingest::IngestSummary> summary = make_error(ErrorCode::kInternal, "not run");
+      try {  // this thread's exception boundary: the page and /healthz say it stopped
+        summary = consumer->run();
+      } catch (const std::exception& e) {
+        summary = make_error(ErrorCode::kInternal, "consumer failed: {}", e.what());
+      }
       if (!summary.ok()) {
         spdlog::error("consumer stopped: {}", summary.error().to_string());
         http.hub().set_ingest_error(summary.error().to_string());

@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "clickhouse/client.h"
+#include "common/fault.h"
 #include "common/time.h"
 #include "decode/decoder.h"
 #include "ingest/matcher.h"
@@ -212,13 +213,25 @@ class Stage {
       items.swap(queued_);
       cv_.notify_all();  // room again: the producer may queue more
       lock.unlock();
-      Status status = handle_(*client.value(), items);
+      Status status = handle_guarded(*client.value(), items);
       lock.lock();
       if (!status.ok()) {
         status_ = status;
         cv_.notify_all();
         return;
       }
+    }
+  }
+
+  // The handler, with this thread's exception boundary: a bug or an unexpected answer (a JSON
+  // parse of an engine reply, say) ends the stage with an error instead of the process.
+  Status handle_guarded(clickhouse::Client& client, std::vector<Item>& items) {
+    try {
+      return handle_(client, items);
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::kInternal, "consumer stage failed: {}", e.what());
+    } catch (...) {
+      return make_error(ErrorCode::kInternal, "consumer stage failed: unknown exception");
     }
   }
 
@@ -368,12 +381,19 @@ Status Consumer::Impl::prepare() {
 
 Result<IngestSummary> Consumer::Impl::run() {
   stats_->running.store(true);
-  Status status = prepare();
-  if (status.ok()) {
-    for (const auto& path : options_.sources) {
-      status = consume_source(path);
-      if (!status.ok() || stop_.load()) break;
+  Status status;
+  // The reading thread's exception boundary (the stages have their own): the run ends with an
+  // error, its committed batches stay committed.
+  try {
+    status = prepare();
+    if (status.ok()) {
+      for (const auto& path : options_.sources) {
+        status = consume_source(path);
+        if (!status.ok() || stop_.load()) break;
+      }
     }
+  } catch (const std::exception& e) {
+    status = make_error(ErrorCode::kInternal, "consumer failed: {}", e.what());
   }
   if (dead_letters_ != nullptr) std::fclose(dead_letters_);
   stats_->running.store(false);
@@ -485,6 +505,7 @@ Status Consumer::Impl::consume_source(const std::string& path) {
 }
 
 void Consumer::Impl::add_line(const source::Line& line, Batch& batch) {
+  fault_point("reader");
   stats_->last_read_ms.store(now_ms(), std::memory_order_relaxed);
   if (!line.too_long && line.text.find_first_not_of(" \t\r") == std::string_view::npos) {
     ++batch.blank;
@@ -669,6 +690,7 @@ Status Consumer::Impl::write_dead_letters(const Batch& batch, const std::string&
 
 Status Consumer::Impl::commit(clickhouse::Client& client, Batch& batch,
                               const std::string& source_id) {
+  fault_point("committer");
   BatchResult result;
   std::unordered_map<std::string, int64_t> max_ts_updates;  // applied once the batch lands
   int64_t min_ts = INT64_MAX, max_ts = 0;
@@ -750,6 +772,7 @@ Status Consumer::Impl::commit(clickhouse::Client& client, Batch& batch,
 Status Consumer::Impl::finish_batches(clickhouse::Client& client,
                                       std::vector<InsertedBatch>& inserted,
                                       const std::string& source_id) {
+  fault_point("matcher");
   // The matches wait-times and turnover read, for the batches and for what they complete;
   // before the checkpoints, so a crash here replays the batches and their match step.
   std::vector<TimeRange> ranges;

@@ -65,9 +65,32 @@ Params first_params(const httplib::Request& req) {
 }
 
 // Paths anyone may read: the health check (for load balancers) and the page's code, which
-// holds no data.
+// holds no data. The page itself needs the token under every path it is served at.
 bool is_public(const std::string& path) {
-  return path == "/healthz" || path.rfind("/assets/", 0) == 0;
+  if (path == "/healthz") return true;
+  return path.rfind("/assets/", 0) == 0 && path != "/assets/index.html";
+}
+
+// The request as logs may show it: the path, and the query with the token's value hidden.
+std::string loggable_target(const httplib::Request& req) {
+  std::string out = req.path;
+  char separator = '?';
+  for (const auto& [name, value] : req.params) {
+    out += fmt::format("{}{}={}", separator, name, name == "token" ? "[redacted]" : value);
+    separator = '&';
+  }
+  return out;
+}
+
+// Headers every answer carries, whatever its path or status: the page's policy (scripts and
+// data from this origin only, never framed) and no content sniffing.
+void set_security_headers(httplib::Response& res) {
+  res.set_header("Content-Security-Policy",
+                 "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                 "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+                 "base-uri 'none'; form-action 'self'");
+  res.set_header("X-Frame-Options", "DENY");
+  res.set_header("X-Content-Type-Options", "nosniff");
 }
 
 // The reason phrase of the statuses httplib answers on its own.
@@ -216,6 +239,7 @@ class Server::Impl {
 
   void routes() {
     http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      set_security_headers(res);
       if (req.method != "GET" && req.method != "HEAD") {
         res.set_header("Allow", "GET, HEAD");
         res.set_header("Connection", "close");  // its body, if any, is not read
@@ -259,17 +283,11 @@ class Server::Impl {
           send_error(res, 500, "internal", what);
         });
     http_.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-      spdlog::debug("{} {} -> {}", req.method, req.target.empty() ? req.path : req.target,
-                    res.status);
+      spdlog::debug("{} {} -> {}", req.method, loggable_target(req), res.status);
     });
 
     auto page = guarded([this](const httplib::Request& req, httplib::Response& res) {
       serve_file(req, res, "index.html");
-      res.set_header("Content-Security-Policy",
-                     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
-                     "base-uri 'none'; form-action 'self'");
-      res.set_header("X-Frame-Options", "DENY");
     });
     http_.Get("/", page);
     http_.Get("/index.html", page);
@@ -325,6 +343,15 @@ class Server::Impl {
                            {"error",
                             {{"code", error_code_name(status.error().code)},
                              {"message", status.error().message}}}}
+                          .dump(-1, ' ', false, json::error_handler_t::replace),
+                      kJson);
+      return;
+    }
+    // A consumer that stopped leaves the numbers stale: not healthy, say why.
+    if (std::string stopped = hub_.ingest_error(); !stopped.empty()) {
+      res.status = 503;
+      res.set_content(json{{"status", "consumer_stopped"},
+                           {"error", {{"code", "consumer_stopped"}, {"message", stopped}}}}
                           .dump(-1, ' ', false, json::error_handler_t::replace),
                       kJson);
       return;

@@ -107,6 +107,11 @@ void SnapshotHub::set_ingest_error(std::string message) {
   ingest_error_ = std::move(message);
 }
 
+std::string SnapshotHub::ingest_error() {
+  std::lock_guard lock(rate_mutex_);
+  return ingest_error_;
+}
+
 json SnapshotHub::ingest_json() {
   const auto& s = *stats_;
   json reasons = json::object();

@@ -92,6 +92,8 @@ class SnapshotHub {
 
   // Marks the consumer as failed, shown in every later snapshot's ingest.error.
   void set_ingest_error(std::string message);
+  // Why the consumer stopped, or "" while it runs (or none runs in this process).
+  std::string ingest_error();
 
  private:
   struct Channel {

@@ -2,6 +2,9 @@
 // pinned by the case that showed it.
 #include <sys/stat.h>
 
+#include <httplib.h>
+#include <signal.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -86,6 +89,65 @@ TEST(EngineFifo, NamedPipeIsNeverResumedFromACheckpoint) {
     EXPECT_EQ(json::parse(line)["line_number"], 2) << line;
   }
   EXPECT_EQ(letters, 2);
+}
+
+// An exception inside a worker (the reading thread, the committer, the matcher) used to end
+// the process; now it ends the run with an error the caller sees (faults injected: no input
+// reaches these paths).
+TEST(EngineWorkers, AnExceptionInsideAWorkerEndsTheRunWithAnError) {
+  test::TempDir dir;
+  const std::string input = dir.str() + "/events.jsonl";
+  auto made = test::run_command(fmt::format("{} generate --events 2000 --seed 3 -o {} 2>&1",
+                                            test::tablepulse_binary(), input));
+  ASSERT_EQ(made.status, 0) << made.out;
+  for (const char* fault : {"reader", "committer", "matcher"}) {
+    auto run = test::run_command(fmt::format("TABLEPULSE_FAULTS={} {} ingest -q --db {} {} 2>&1",
+                                             fault, test::tablepulse_binary(),
+                                             dir.str() + "/db-" + fault, input));
+    EXPECT_EQ(run.status, 70) << fault << "\n" << run.out;  // internal, not a crash
+    EXPECT_NE(run.out.find(fmt::format("injected fault {}", fault)), std::string::npos) << run.out;
+  }
+}
+
+// serve keeps answering when its consumer dies, and says so on /healthz instead of serving
+// stale numbers as healthy.
+TEST(EngineWorkers, ServeReportsAStoppedConsumerOnHealthz) {
+  test::TempDir dir;
+  const std::string input = dir.str() + "/events.jsonl";
+  ASSERT_EQ(test::run_command(fmt::format("{} generate --events 500 --seed 3 -o {} 2>&1",
+                                          test::tablepulse_binary(), input))
+                .status,
+            0);
+  FILE* serve = popen(fmt::format("sh -c 'echo $$; TABLEPULSE_FAULTS=committer exec {} serve "
+                                  "--db {} --listen 127.0.0.1:0 --source {} 2>/dev/null'",
+                                  test::tablepulse_binary(), dir.str() + "/db", input)
+                          .c_str(),
+                      "r");
+  ASSERT_NE(serve, nullptr);
+  char line[512];
+  ASSERT_NE(fgets(line, sizeof line, serve), nullptr);
+  const int pid = std::atoi(line);
+  ASSERT_NE(fgets(line, sizeof line, serve), nullptr);  // "TablePulse serving on http://…/"
+  std::string url(line);
+  const size_t port_at = url.rfind(':');
+  const int port = std::atoi(url.c_str() + port_at + 1);
+  httplib::Client client("127.0.0.1", port);
+  json health;
+  int status = 0;
+  for (int attempt = 0; attempt < 100 && status != 503; ++attempt) {
+    auto res = client.Get("/healthz");
+    if (res) {
+      status = res->status;
+      health = json::parse(res->body, nullptr, false);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, 503) << health.dump();
+  EXPECT_EQ(health.value("status", ""), "consumer_stopped") << health.dump();
+  auto page_data = client.Get("/api/v1/data-quality");
+  EXPECT_TRUE(page_data && page_data->status == 200);  // the API still answers
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(WEXITSTATUS(pclose(serve)), 0);
 }
 
 }  // namespace

@@ -15,6 +15,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sstream>
 #include <thread>
 
 #include "clickhouse/schema.h"
@@ -370,6 +373,15 @@ TEST(ServerHttp, HealthzFollowsTheDatabase) {
   EXPECT_EQ(body_of(down)["status"], "unavailable");
 }
 
+// A 401 for the page, for the header checks.
+httplib::Result denied_page(httplib::Client& client) { return client.Get("/"); }
+
+// Where TokenIsNeverLogged's log goes.
+std::ostringstream& captured_log() {
+  static std::ostringstream log;
+  return log;
+}
+
 TEST(ServerHttp, TokenGuardsEverythingButHealthAndAssets) {
   FakeFactory factory;
   FakeBackend fake;
@@ -404,6 +416,44 @@ TEST(ServerHttp, TokenGuardsEverythingButHealthAndAssets) {
   auto asset = client.Get("/assets/does-not-exist.js");  // public path: 404, not 401
   ASSERT_TRUE(asset);
   EXPECT_EQ(asset->status, 404);
+  // The page is the page under any path: /assets/index.html needs the token like / does.
+  auto page_as_asset = client.Get("/assets/index.html");
+  ASSERT_TRUE(page_as_asset);
+  EXPECT_EQ(page_as_asset->status, 401);
+  // One set of headers on every answer, a 401 and a public 404 included.
+  auto expect_headers = [](const httplib::Result& res, const char* what) {
+    ASSERT_TRUE(res) << what;
+    EXPECT_FALSE(res->get_header_value("Content-Security-Policy").empty()) << what;
+    EXPECT_EQ(res->get_header_value("X-Frame-Options"), "DENY") << what;
+  };
+  expect_headers(denied_page(client), "401 of the page");
+  expect_headers(asset, "404 of an asset");
+  expect_headers(page_as_asset, "/assets/index.html");
+}
+
+// The token never reaches the log, however it was sent.
+TEST(ServerHttp, TokenIsNeverLogged) {
+  FakeFactory factory;
+  FakeBackend fake;
+  server::ServerOptions options;
+  options.token = "t0k3n-secret";
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured_log());
+  auto logger = std::make_shared<spdlog::logger>("capture", sink);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::debug);
+  {
+    RunningServer running(factory, fake.backend(), options);
+    auto client = running.client();
+    ASSERT_TRUE(client.Get("/api/v1/revenue?token=t0k3n-secret&window=5m"));
+    ASSERT_TRUE(client.Get("/api/v1/revenue?token=wrong-one"));
+  }
+  spdlog::set_default_logger(previous);
+  spdlog::set_level(spdlog::level::info);
+  const std::string log = captured_log().str();
+  EXPECT_NE(log.find("/api/v1/revenue"), std::string::npos) << log;  // requests are logged
+  EXPECT_EQ(log.find("t0k3n-secret"), std::string::npos) << log;
+  EXPECT_EQ(log.find("wrong-one"), std::string::npos) << log;
 }
 
 TEST(ServerHttp, PageAndAssetsFromEmbeddedResources) {
