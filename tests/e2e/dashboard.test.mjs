@@ -246,6 +246,8 @@ describe('token', () => {
   it('serves the page with ?token= and keeps working from the cookie', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
+    const requested = [];
+    page.on('request', (request) => requested.push(request.url()));
     const denied = await page.goto(serve.url);
     assert.equal(denied.status(), 401);
     const response = await page.goto(`${serve.url}?token=${token}`);
@@ -253,6 +255,9 @@ describe('token', () => {
     await page.waitForSelector('[data-testid="status"][data-state="live"]', { timeout: 20_000 });
     await eventually(async () => (await readPage(page)).texts['revenue-r-001-revenue'] !== undefined, 'revenue with the token');
     assert.ok(!page.url().includes('token='), 'the token is removed from the address bar');
+    const streams = requested.filter((url) => url.includes('/api/v1/stream'));
+    assert.ok(streams.length > 0, 'the page opened the live stream');
+    assert.ok(streams.every((url) => !url.includes('token=')), `the stream relies on the cookie: ${streams}`);
     const cookies = await context.cookies();
     assert.ok(cookies.some((c) => c.name === 'tp_token' && c.value === token));
     const metrics = await allMetrics(serve.url, (await readPage(page)).asOf, undefined, token);

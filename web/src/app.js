@@ -435,8 +435,8 @@ function openStream() {
   closeStream();
   const params = new URLSearchParams();
   if (state.restaurant) params.set('restaurant_id', state.restaurant);
-  // EventSource cannot send headers: the tp_token cookie (or this parameter) carries the token.
-  if (state.token) params.set('token', state.token);
+  // EventSource cannot send headers: the tp_token cookie carries the token (never the URL,
+  // which proxies and server logs keep).
   const source = new EventSource(`/api/v1/stream${params.toString() ? `?${params}` : ''}`);
   state.source = source;
   state.streamError = false;
