@@ -44,7 +44,10 @@ export async function startServe({ lines = [], token = null, name = 'serve' } = 
   mkdirSync(ARTIFACTS, { recursive: true });
   const logPath = join(ARTIFACTS, `e2e-${name}.log`);
   const log = createWriteStream(logPath);
-  const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TABLEPULSE_TOKEN: '' } });
+  // No inherited token: unset (serve refuses an empty one).
+  const env = { ...process.env };
+  delete env.TABLEPULSE_TOKEN;
+  const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   child.stderr.pipe(log);
   let exited = false;
   const exit = new Promise((done) => child.on('exit', (code, signal) => { exited = true; done({ code, signal }); }));
