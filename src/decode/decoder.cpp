@@ -54,6 +54,45 @@ std::string_view trim_token(std::string_view token) {
   return token;
 }
 
+// On-Demand (simdjson 3.0) trusts a document to close what it opens: walking an unclosed one
+// reads past its last token, beyond the line (fuzzing found "[[[["). So the brackets are
+// matched first, outside strings, and a line that does not close them is not JSON.
+bool brackets_match(std::string_view text) {
+  constexpr size_t kMaxDepth = 1024;  // simdjson's own default depth limit
+  char open[kMaxDepth];
+  size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (depth == kMaxDepth) return false;
+        open[depth++] = c;
+        break;
+      case ']':
+      case '}':
+        if (depth == 0 || open[--depth] != (c == ']' ? '[' : '{')) return false;
+        break;
+      default:
+        break;
+    }
+  }
+  return depth == 0 && !in_string;
+}
+
 // ---- reading: the whole line is checked as JSON, the contract's fields kept in slots ----
 
 // Checks a value and everything in it (On-Demand checks only what is read), keeping a string's
@@ -451,6 +490,13 @@ std::variant<Decoded, Rejection> Decoder::decode(std::string_view line) {
     if (error == simdjson::UTF8_ERROR) return Rejection{Reason::kInvalidUtf8, "invalid UTF-8"};
     return Rejection{Reason::kNotJson, std::string(simdjson::error_message(error))};
   };
+  if (!brackets_match(line)) {
+    // Invalid UTF-8 keeps its own reason, whatever the brackets.
+    if (!simdjson::validate_utf8(line.data(), line.size())) {
+      return Rejection{Reason::kInvalidUtf8, "invalid UTF-8"};
+    }
+    return Rejection{Reason::kNotJson, "unbalanced brackets or an unterminated string"};
+  }
   od::document doc;
   // padded_string(n) holds n bytes plus simdjson::SIMDJSON_PADDING, all of which the parser may read.
   if (auto error = parser_.iterate(buffer_.data(), line.size(), buffer_.size() + simdjson::SIMDJSON_PADDING)

@@ -212,6 +212,11 @@ TEST(Decoder, StrictJson) {
   EXPECT_EQ(refuse(decoder, "[1, 2]"), "not_object");
   EXPECT_EQ(refuse(decoder, "\"payment\""), "not_object");
   EXPECT_EQ(refuse(decoder, "[1, 2"), "not_json");
+  // Unclosed containers once made the parser read past the line (found by fuzzing).
+  for (const char* unclosed : {"[[[[", "{{{{", "[{", "{\"a\":[", "{\"a\":\"b", "[]]", "{}}", "[}"}) {
+    EXPECT_EQ(refuse(decoder, unclosed), "not_json") << unclosed;
+  }
+  EXPECT_EQ(refuse(decoder, brief_payment(R"(, "note": "a ] } [ {")")), "accepted");
   EXPECT_EQ(refuse(decoder, "\xff\xfe{}"), "invalid_utf8");
   // Unknown fields are ignored, whatever they hold.
   accept(decoder, brief_payment(R"(, "note": {"nested": [1, 2.5e3, null, true, "x"]})"));
