@@ -46,8 +46,11 @@ const TimeZone& producer_zone() {
   return zone;
 }
 std::string zoneless_wall_time(int64_t ts_ms) {
-  absl::TimeZone zone;
-  absl::LoadTimeZone(kProducerZone, &zone);
+  static const absl::TimeZone zone = [] {  // loaded once, not per event
+    absl::TimeZone loaded;
+    absl::LoadTimeZone(kProducerZone, &loaded);
+    return loaded;
+  }();
   const absl::Time instant = absl::FromUnixMillis(ts_ms);
   const int64_t wall_ms = absl::ToUnixMillis(absl::FromCivil(absl::ToCivilSecond(instant, zone),
                                                              absl::UTCTimeZone())) +
