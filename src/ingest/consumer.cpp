@@ -57,6 +57,11 @@ using StoredRows = std::unordered_map<IdKey, nlohmann::json, IdKeyHash>;
 
 // What one batch read; committed as a whole or not at all.
 struct Batch {
+  std::string source_id;       // the source (file generation) its lines come from
+  std::string file_identity;   // the file's "device:inode" when it was read (checkpoint record)
+  uint64_t committed_end = 0;  // that source's checkpoint when the run began: rows of ours
+                               // beyond it are replays of a killed run, before it re-reads
+  std::string end_tail;        // the source's last bytes up to end_offset (resume check)
   uint64_t start_offset = 0;
   uint64_t end_offset = 0;
   uint64_t end_line = 0;
@@ -286,17 +291,19 @@ class Consumer::Impl {
   Status consume_source(const std::string& path);
   void add_line(const source::Line& line, Batch& batch);
   // Looks the batch's ids up, inserts its new events and hands it to the match stage.
-  Status commit(clickhouse::Client& client, Batch& batch, const std::string& source_id);
+  Status commit(clickhouse::Client& client, Batch& batch);
   // One match step for inserted batches, then in order each one's dead letters, checkpoint
   // and counters.
-  Status finish_batches(clickhouse::Client& client, std::vector<InsertedBatch>& inserted,
-                        const std::string& source_id);
-  Status checkpoint(clickhouse::Client& client, const InsertedBatch& inserted,
-                    const std::string& source_id, double match_ms);
+  Status finish_batches(clickhouse::Client& client, std::vector<InsertedBatch>& inserted);
+  Status checkpoint(clickhouse::Client& client, const InsertedBatch& inserted, double match_ms);
+  // Where reading `path` continues: its newest generation's last checkpoint.
+  Result<source::ResumePoint> resume_point(const std::string& path, uint64_t& committed_end);
+  // Seeds late detection with each restaurant's latest event time among committed rows.
+  Status load_high_water_marks();
   // The rows the database already holds for the batch's ids (within its time range).
   Result<StoredRows> find_stored(clickhouse::Client& client, const Batch& batch);
   // Splits the batch into rows to insert and duplicates, given what is stored.
-  void classify(const Batch& batch, const StoredRows& stored, const std::string& source_id,
+  void classify(const Batch& batch, const StoredRows& stored,
                 std::vector<const PendingEvent*>& to_insert, BatchResult& result);
   // Runs `attempt_once` until it succeeds, fails for good, or the retries run out (backoff
   // doubles from --retry-backoff, capped at 10 s); only transient failures are retried.
@@ -304,7 +311,7 @@ class Consumer::Impl {
   // One insert of a block in `format`, its latency recorded for /metrics.
   Status timed_insert(clickhouse::Client& client, std::string_view table, std::string_view format,
                       const std::string& data, const std::string& token);
-  Status write_dead_letters(const Batch& batch, const std::string& source_id);
+  Status write_dead_letters(const Batch& batch);
   // Fills dead_already_ with the line numbers of `source_id` past `after_line` that the
   // dead-letter file holds: a run killed after writing a batch's dead letters but before its
   // checkpoint wrote them, and its replay must not write them again.
@@ -316,19 +323,17 @@ class Consumer::Impl {
   IngestOptions options_;
   std::shared_ptr<IngestStats> stats_;
   std::unique_ptr<clickhouse::Client> reader_client_;  // the reading thread's connection
-  std::string source_id_;                              // the source being read
   decode::Decoder decoder_;
   RecentIds recent_;
   std::unordered_map<std::string, int64_t> max_ts_by_restaurant_;  // for late detection
   std::string run_id_ = fmt::format(
       "{:016x}", std::random_device{}() * 0x100000000ULL ^ static_cast<uint64_t>(now_ms()));
   bool use_insert_tokens_ = !factory_.embedded();
-  uint64_t committed_end_ = 0;  // the current source's checkpoint: rows of ours beyond it are
-                                // replays of a crashed run, rows before it are re-reads
   std::atomic<bool> stop_{false};
   IngestSummary summary_;
   std::FILE* dead_letters_ = nullptr;
-  std::unordered_set<uint64_t> dead_already_;  // current source's lines not to write again
+  std::unordered_set<uint64_t> dead_already_;  // lines of dead_already_source_ not to write
+  std::string dead_already_source_;            // again (filled before the stages start)
   Clock::time_point started_ = Clock::now();
   Clock::time_point last_progress_ = Clock::now();
   bool progress_ = false;
@@ -343,13 +348,13 @@ class Consumer::Impl {
   Stage<InsertedBatch> matcher_{
       factory_, 4, std::chrono::milliseconds(1000),
       [this](clickhouse::Client& client, std::vector<InsertedBatch>& batches) {
-        return finish_batches(client, batches, source_id_);
+        return finish_batches(client, batches);
       }};
   Stage<Batch> committer_{
       factory_, 1, std::chrono::milliseconds(0),
       [this](clickhouse::Client& client, std::vector<Batch>& batches) -> Status {
         for (Batch& batch : batches) {
-          TP_RETURN_IF_ERROR(commit(client, batch, source_id_));
+          TP_RETURN_IF_ERROR(commit(client, batch));
         }
         return Status();
       }};
@@ -359,15 +364,7 @@ Status Consumer::Impl::prepare() {
   auto client = factory_.connect();
   if (!client.ok()) return client.error();
   reader_client_ = std::move(client.value());
-  // Late detection continues from what earlier runs stored.
-  auto rows = reader_client_->query_json_rows(
-      "SELECT restaurant_id, toUnixTimestamp64Milli(max(ts)) AS max_ms FROM events "
-      "GROUP BY restaurant_id");
-  if (!rows.ok()) return rows.error();
-  for (const auto& row : rows.value()) {
-    auto json = nlohmann::json::parse(row);
-    max_ts_by_restaurant_[json["restaurant_id"].get<std::string>()] = json["max_ms"].get<int64_t>();
-  }
+  TP_RETURN_IF_ERROR(load_high_water_marks());
   if (!options_.dead_letter_path.empty()) {
     dead_letters_ = std::fopen(options_.dead_letter_path.c_str(), "ae");
     if (dead_letters_ == nullptr) {
@@ -403,46 +400,124 @@ Result<IngestSummary> Consumer::Impl::run() {
   return summary_;
 }
 
+Status Consumer::Impl::load_high_water_marks() {
+  // Late detection continues from what earlier runs committed. Rows a killed run stored after
+  // its last checkpoint are read again by this run, in order: counted against their own
+  // later neighbours first, each would be late (docs/DESIGN.md §4).
+  auto ends = reader_client_->query_json_rows(
+      "SELECT source_id, max(end_offset) AS committed_end FROM ingest_batches FINAL "
+      "GROUP BY source_id");
+  if (!ends.ok()) return ends.error();
+  std::string committed = "{";
+  for (const auto& row : ends.value()) {
+    auto json = nlohmann::json::parse(row);
+    if (committed.size() > 1) committed += ',';
+    committed += clickhouse::quote_string(json["source_id"].get<std::string>());
+    committed += fmt::format(":{}", json["committed_end"].get<uint64_t>());
+  }
+  committed += '}';
+  auto rows = reader_client_->query_json_rows(
+      "SELECT restaurant_id, toUnixTimestamp64Milli(max(ts)) AS max_ms FROM events "
+      "WHERE source_offset < {committed:Map(String, UInt64)}[source_id] GROUP BY restaurant_id",
+      {{"committed", committed}});
+  if (!rows.ok()) return rows.error();
+  for (const auto& row : rows.value()) {
+    auto json = nlohmann::json::parse(row);
+    max_ts_by_restaurant_[json["restaurant_id"].get<std::string>()] = json["max_ms"].get<int64_t>();
+  }
+  return {};
+}
+
+namespace {
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+std::string from_hex(std::string_view hex) {
+  auto digit = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(digit(hex[i]) << 4 | digit(hex[i + 1])));
+  }
+  return out;
+}
+}  // namespace
+
+Result<source::ResumePoint> Consumer::Impl::resume_point(const std::string& path,
+                                                         uint64_t& committed_end) {
+  // The checkpoint is the last committed batch of the path's newest generation (each content
+  // the path held in turn, after rotations or truncations, is one).
+  source::ResumePoint resume;
+  committed_end = 0;
+  const std::string file_id = source::file_source_id(path);
+  auto rows = reader_client_->query_json_rows(
+      "SELECT source_id, end_offset, end_line, end_tail, "
+      "if(source_id = {source:String}, 1, "
+      "toUInt32OrZero(substring(source_id, length({source:String}) + 2))) AS generation "
+      "FROM ingest_batches FINAL "
+      "WHERE source_id = {source:String} OR startsWith(source_id, concat({source:String}, '#')) "
+      "ORDER BY generation DESC, end_offset DESC LIMIT 1",
+      {{"source", file_id}});
+  if (!rows.ok()) return rows.error();
+  if (rows->empty()) return resume;
+  auto json = nlohmann::json::parse(rows->front());
+  resume.generation = std::max<uint32_t>(1, json["generation"].get<uint32_t>());
+  committed_end = json["end_offset"].get<uint64_t>();
+  if (options_.resume) {
+    resume.offset = committed_end;
+    resume.lines_before = json["end_line"].get<uint64_t>();
+    resume.tail = from_hex(json["end_tail"].get<std::string>());
+  }
+  return resume;
+}
+
 Status Consumer::Impl::consume_source(const std::string& path) {
-  uint64_t offset = 0, lines_before = 0;
-  committed_end_ = 0;
   // Only a regular file can be resumed by byte offset: a pipe or a device starts over with
   // whatever it delivers now (and its line numbers count from 1).
   struct stat info {};
   const bool resumable = path != "-" && ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
+  uint64_t committed_end = 0;
+  source::ResumePoint resume;
   if (resumable) {
-    // The checkpoint is the last committed batch of this source (written after its insert).
-    auto rows = reader_client_->query_json_rows(
-        "SELECT end_offset, end_line FROM ingest_batches FINAL WHERE source_id = {source:String} "
-        "ORDER BY end_offset DESC LIMIT 1",
-        {{"source", source::file_source_id(path)}});
-    if (!rows.ok()) return rows.error();
-    if (!rows->empty()) {
-      auto json = nlohmann::json::parse(rows->front());
-      committed_end_ = json["end_offset"].get<uint64_t>();
-      if (options_.resume) {
-        offset = committed_end_;
-        lines_before = json["end_line"].get<uint64_t>();
-        summary_.resumed_lines += lines_before;
-        spdlog::info("{}: resuming after line {} (byte {}), committed by an earlier run", path,
-                     lines_before, offset);
-      }
-    }
+    auto point = resume_point(path, committed_end);
+    if (!point.ok()) return point.error();
+    resume = std::move(point.value());
   }
-  auto opened = source::LineReader::open(path, offset, lines_before,
-                                         static_cast<size_t>(options_.max_line_bytes));
+  auto opened =
+      source::LineReader::open(path, resume, static_cast<size_t>(options_.max_line_bytes));
   if (!opened.ok()) return opened.error();
   auto& reader = *opened.value();
-  const std::string source_id = reader.source_id();
-  dead_already_.clear();
-  if (dead_letters_ != nullptr && options_.resume && resumable) {
-    TP_RETURN_IF_ERROR(load_dead_letters_beyond(source_id, lines_before));
+  uint64_t offset = 0, lines_before = 0;
+  if (reader.resumed()) {
+    offset = resume.offset;
+    lines_before = resume.lines_before;
+    summary_.resumed_lines += lines_before;
+    spdlog::info("{}: resuming after line {} (byte {}), committed by an earlier run", path,
+                 lines_before, offset);
+  } else if (reader.source_id() != source::generation_source_id(source::file_source_id(path),
+                                                                resume.generation)) {
+    committed_end = 0;  // a new generation: nothing of it is committed
   }
-  source_id_ = source_id;
+  dead_already_.clear();
+  dead_already_source_ = reader.source_id();
+  if (dead_letters_ != nullptr && options_.resume && resumable) {
+    TP_RETURN_IF_ERROR(load_dead_letters_beyond(reader.source_id(), lines_before));
+  }
 
   Batch batch;
+  batch.source_id = reader.source_id();
+  batch.file_identity = reader.file_identity();
+  batch.committed_end = committed_end;
   batch.start_offset = batch.end_offset = offset;
   batch.end_line = lines_before;
+  batch.end_tail = resume.tail;
   Status failure;
   matcher_.start();
   committer_.start();
@@ -458,8 +533,12 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   };
   auto hand_over = [&]() {
     Batch next;
+    next.source_id = batch.source_id;
+    next.file_identity = batch.file_identity;
+    next.committed_end = batch.committed_end;
     next.start_offset = next.end_offset = batch.end_offset;
     next.end_line = batch.end_line;
+    next.end_tail = batch.end_tail;
     prefetch();
     failure = committer_.submit(std::move(batch));
     batch = std::move(next);
@@ -479,6 +558,17 @@ Status Consumer::Impl::consume_source(const std::string& path) {
     }
     if (!next->has_value()) break;
     const source::Line& line = **next;
+    if (reader.source_id() != batch.source_id) {
+      // The followed file was rotated or truncated: its next generation starts a batch of its
+      // own, from its start, and nothing of it is committed yet.
+      if (!batch.empty()) hand_over();
+      if (!failure.ok()) break;
+      batch.source_id = reader.source_id();
+      batch.file_identity = reader.file_identity();
+      batch.committed_end = 0;
+      batch.start_offset = batch.end_offset = 0;
+      batch.end_line = 0;
+    }
     if (batch.empty()) {
       batch.first_line_at = Clock::now();
       batch.first_read_wall_ms = now_ms();
@@ -486,6 +576,7 @@ Status Consumer::Impl::consume_source(const std::string& path) {
     add_line(line, batch);
     batch.end_offset = line.end_offset;
     batch.end_line = line.number;
+    batch.end_tail.assign(line.tail);
     if (batch.events.size() >= options_.batch_max_rows ||
         batch.rejects.size() >= options_.batch_max_rows) {
       hand_over();
@@ -575,7 +666,6 @@ Result<StoredRows> Consumer::Impl::find_stored(clickhouse::Client& client, const
 }
 
 void Consumer::Impl::classify(const Batch& batch, const StoredRows& stored,
-                              const std::string& source_id,
                               std::vector<const PendingEvent*>& to_insert, BatchResult& result) {
   for (const PendingEvent& pending : batch.events) {
     auto it = stored.find(pending.key);
@@ -584,8 +674,8 @@ void Consumer::Impl::classify(const Batch& batch, const StoredRows& stored,
       continue;
     }
     const auto& row = it->second;
-    if (row["source_id"] == source_id && row["source_offset"] == pending.offset &&
-        pending.offset >= committed_end_) {
+    if (row["source_id"] == batch.source_id && row["source_offset"] == pending.offset &&
+        pending.offset >= batch.committed_end) {
       // Stored by a run of ours that was killed before its checkpoint, possibly before the
       // materialized views stored their rows: insert it again. The copy has the same sorting
       // key in every table, so ReplacingMergeTree and FINAL collapse it; counted once.
@@ -658,11 +748,15 @@ Status Consumer::Impl::load_dead_letters_beyond(const std::string& source_id, ui
   return {};
 }
 
-Status Consumer::Impl::write_dead_letters(const Batch& batch, const std::string& source_id) {
+Status Consumer::Impl::write_dead_letters(const Batch& batch) {
   if (dead_letters_ == nullptr || batch.rejects.empty()) return {};
+  const std::string& source_id = batch.source_id;
+  const bool may_be_written = source_id == dead_already_source_;
   std::string out;
   for (const auto& reject : batch.rejects) {
-    if (dead_already_.count(reject.line_number) != 0) continue;  // a killed run wrote it
+    if (may_be_written && dead_already_.count(reject.line_number) != 0) {
+      continue;  // a killed run wrote it
+    }
     out += "{\"line\":";
     if (simdjson::validate_utf8(reject.line.data(), reject.line.size())) {
       append_json_string(out, reject.line);
@@ -688,8 +782,8 @@ Status Consumer::Impl::write_dead_letters(const Batch& batch, const std::string&
   return {};
 }
 
-Status Consumer::Impl::commit(clickhouse::Client& client, Batch& batch,
-                              const std::string& source_id) {
+Status Consumer::Impl::commit(clickhouse::Client& client, Batch& batch) {
+  const std::string& source_id = batch.source_id;
   fault_point("committer");
   BatchResult result;
   std::unordered_map<std::string, int64_t> max_ts_updates;  // applied once the batch lands
@@ -714,7 +808,7 @@ Status Consumer::Impl::commit(clickhouse::Client& client, Batch& batch,
           if (!stored.ok()) return stored.error();
           batch.prefetched = std::move(stored.value());
         }
-        classify(batch, *batch.prefetched, source_id, to_insert, result);
+        classify(batch, *batch.prefetched, to_insert, result);
         batch.prefetched.reset();  // a retry looks again: a failed attempt may have stored rows
         lookup_done = Clock::now();
         EventBlock block;
@@ -770,8 +864,7 @@ Status Consumer::Impl::commit(clickhouse::Client& client, Batch& batch,
 }
 
 Status Consumer::Impl::finish_batches(clickhouse::Client& client,
-                                      std::vector<InsertedBatch>& inserted,
-                                      const std::string& source_id) {
+                                      std::vector<InsertedBatch>& inserted) {
   fault_point("matcher");
   // The matches wait-times and turnover read, for the batches and for what they complete;
   // before the checkpoints, so a crash here replays the batches and their match step.
@@ -782,23 +875,25 @@ Status Consumer::Impl::finish_batches(clickhouse::Client& client,
   ranges = merge_ranges(std::move(ranges), kMatchRangeGapMs, kMaxMatchRanges);
   auto match_start = Clock::now();
   TP_RETURN_IF_ERROR(with_retries(
-      fmt::format("matches of {} byte {}", source_id, inserted.front().batch.start_offset),
+      fmt::format("matches of {} byte {}", inserted.front().batch.source_id,
+                  inserted.front().batch.start_offset),
       [&] { return refresh_matches(client, ranges, true); }));
   const double match_ms =
       std::chrono::duration<double, std::milli>(Clock::now() - match_start).count() /
       static_cast<double>(inserted.size());
   for (const InsertedBatch& one : inserted) {
-    TP_RETURN_IF_ERROR(checkpoint(client, one, source_id, match_ms));
+    TP_RETURN_IF_ERROR(checkpoint(client, one, match_ms));
   }
   return {};
 }
 
 Status Consumer::Impl::checkpoint(clickhouse::Client& client, const InsertedBatch& inserted,
-                                  const std::string& source_id, double match_ms) {
+                                  double match_ms) {
   const Batch& batch = inserted.batch;
+  const std::string& source_id = batch.source_id;
   const BatchResult& result = inserted.result;
   auto checkpoint_start = Clock::now();
-  TP_RETURN_IF_ERROR(write_dead_letters(batch, source_id));
+  TP_RETURN_IF_ERROR(write_dead_letters(batch));
 
   // The batch row is the checkpoint: written last, so a crash before it replays the batch.
   nlohmann::json reasons = nlohmann::json::object();
@@ -809,6 +904,8 @@ Status Consumer::Impl::checkpoint(clickhouse::Client& client, const InsertedBatc
       {"start_offset", batch.start_offset},
       {"end_offset", batch.end_offset},
       {"end_line", batch.end_line},
+      {"file_identity", batch.file_identity},
+      {"end_tail", to_hex(batch.end_tail)},
       {"lines", batch.lines},
       {"blank", batch.blank},
       {"inserted", result.inserted},

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace tp::source {
 namespace {
@@ -29,44 +30,136 @@ std::string file_source_id(const std::string& path) {
   return "file:" + std::filesystem::absolute(path, ec).lexically_normal().string();
 }
 
-Result<std::unique_ptr<LineReader>> LineReader::open(const std::string& path, uint64_t offset,
-                                                     uint64_t lines_before,
+std::string generation_source_id(const std::string& file_id, uint32_t generation) {
+  return generation <= 1 ? file_id : fmt::format("{}#{}", file_id, generation);
+}
+
+Status LineReader::open_file() {
+  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(ErrorCode::kIo, "cannot open {}: {}", path_, std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || S_ISDIR(info.st_mode)) {
+    ::close(fd);
+    return make_error(ErrorCode::kIo, "{} is not a readable file", path_);
+  }
+  if (owns_fd_ && fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  owns_fd_ = true;
+  seekable_ = S_ISREG(info.st_mode);
+  device_ = info.st_dev;
+  inode_ = info.st_ino;
+  file_identity_ = seekable_ ? fmt::format("{}:{}", device_, inode_) : std::string();
+  return {};
+}
+
+void LineReader::start_generation(uint32_t generation) {
+  generation_ = generation;
+  source_id_ = generation_source_id(file_id_, generation);
+  begin_ = end_ = 0;
+  buffer_offset_ = 0;
+  line_number_ = 0;
+  discarding_ = false;
+  carry_.clear();
+}
+
+Result<std::unique_ptr<LineReader>> LineReader::open(const std::string& path,
+                                                     const ResumePoint& resume,
                                                      size_t max_line_bytes) {
   std::unique_ptr<LineReader> reader(new LineReader());
   reader->max_line_bytes_ = max_line_bytes;
-  reader->line_number_ = lines_before;
   reader->path_ = path;
+  reader->buffer_.resize(kChunk);
   if (path == "-") {
     reader->fd_ = STDIN_FILENO;
     std::random_device random;
     reader->source_id_ = fmt::format("stdin:{:08x}{:08x}", random(), random());
+    return reader;
+  }
+  TP_RETURN_IF_ERROR(reader->open_file());
+  reader->file_id_ = file_source_id(path);
+  reader->start_generation(resume.generation);
+  if (resume.offset == 0 || !reader->seekable_) return reader;
+  // Resume only where the file still holds what the checkpoint saw: a file truncated, or
+  // replaced by another (log rotation), is a new generation, read from its start.
+  struct stat info {};
+  ::fstat(reader->fd_, &info);
+  std::string tail(resume.tail.size(), '\0');
+  const bool same =
+      static_cast<uint64_t>(info.st_size) >= resume.offset &&
+      resume.offset >= tail.size() &&
+      ::pread(reader->fd_, tail.data(), tail.size(),
+              static_cast<off_t>(resume.offset - tail.size())) ==
+          static_cast<ssize_t>(tail.size()) &&
+      tail == resume.tail;
+  if (!same) {
+    spdlog::warn(
+        "{}: the file changed since its checkpoint at byte {} ({} bytes now, {}): reading it "
+        "from the start as generation {}; if it was rotated, ingest the rotated file too for "
+        "lines written after that checkpoint",
+        path, resume.offset, info.st_size,
+        static_cast<uint64_t>(info.st_size) < resume.offset ? "truncated" : "other content",
+        resume.generation + 1);
+    reader->start_generation(resume.generation + 1);
+    return reader;
+  }
+  if (::lseek(reader->fd_, static_cast<off_t>(resume.offset), SEEK_SET) < 0) {
+    return make_error(ErrorCode::kIo, "cannot seek {}: {}", path, std::strerror(errno));
+  }
+  reader->buffer_offset_ = resume.offset;
+  reader->line_number_ = resume.lines_before;
+  reader->carry_ = resume.tail;
+  reader->resumed_ = true;
+  return reader;
+}
+
+LineReader::Change LineReader::detect_change() {
+  if (!seekable_ || path_ == "-") return Change::kNone;
+  struct stat named {}, open_now {};
+  if (::stat(path_.c_str(), &named) == 0 &&
+      (static_cast<uint64_t>(named.st_dev) != device_ ||
+       static_cast<uint64_t>(named.st_ino) != inode_)) {
+    return Change::kReplaced;
+  }
+  // (A path that names no file yet, mid-rotation, is waited for on the old file.)
+  const uint64_t position = buffer_offset_ + end_;
+  if (::fstat(fd_, &open_now) != 0) return Change::kNone;
+  if (static_cast<uint64_t>(open_now.st_size) < position) return Change::kTruncated;
+  // Truncated and written again past our position between two polls (copytruncate of a busy
+  // log): the bytes before the position are not the ones read.
+  std::string_view seen = tail_before(end_);
+  std::string now(seen.size(), '\0');
+  if (::pread(fd_, now.data(), now.size(), static_cast<off_t>(position - seen.size())) ==
+          static_cast<ssize_t>(now.size()) &&
+      now != seen) {
+    return Change::kTruncated;
+  }
+  return Change::kNone;
+}
+
+Status LineReader::apply_change(Change change) {
+  const uint64_t position = buffer_offset_ + end_;
+  if (change == Change::kReplaced) {
+    spdlog::info("{}: the path names a new file (rotated): the old one is finished at byte {}, "
+                 "the new one is read from its start",
+                 path_, position);
+    TP_RETURN_IF_ERROR(open_file());
   } else {
-    reader->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (reader->fd_ < 0) {
-      return make_error(ErrorCode::kIo, "cannot open {}: {}", path, std::strerror(errno));
-    }
-    reader->owns_fd_ = true;
-    struct stat info {};
-    if (::fstat(reader->fd_, &info) != 0 || S_ISDIR(info.st_mode)) {
-      return make_error(ErrorCode::kIo, "{} is not a readable file", path);
-    }
-    reader->seekable_ = S_ISREG(info.st_mode);
-    reader->source_id_ = file_source_id(path);
-    if (offset > 0 && reader->seekable_) {
-      if (static_cast<uint64_t>(info.st_size) < offset) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          "{} is shorter ({} bytes) than its checkpoint ({}): it was truncated or "
-                          "replaced; use --no-resume to read it from the start",
-                          path, info.st_size, offset);
-      }
-      if (::lseek(reader->fd_, static_cast<off_t>(offset), SEEK_SET) < 0) {
-        return make_error(ErrorCode::kIo, "cannot seek {}: {}", path, std::strerror(errno));
-      }
-      reader->buffer_offset_ = offset;
+    spdlog::info("{}: truncated (or rewritten) after byte {}: read again from its start", path_,
+                 position);
+    if (::lseek(fd_, 0, SEEK_SET) < 0) {
+      return make_error(ErrorCode::kIo, "cannot seek {}: {}", path_, std::strerror(errno));
     }
   }
-  reader->buffer_.resize(kChunk);
-  return reader;
+  start_generation(generation_ + 1);
+  return {};
+}
+
+std::string_view LineReader::tail_before(size_t end) {
+  if (end >= kTailBytes) return std::string_view(buffer_.data() + end - kTailBytes, kTailBytes);
+  size_t from_carry = std::min(carry_.size(), kTailBytes - end);
+  tail_.assign(carry_, carry_.size() - from_carry, from_carry);
+  tail_.append(buffer_.data(), end);
+  return tail_;
 }
 
 LineReader::~LineReader() {
@@ -76,6 +169,13 @@ LineReader::~LineReader() {
 Result<size_t> LineReader::fill() {
   // Keep unread bytes, compacting to the front; grow only up to one max-length line.
   if (begin_ > 0) {
+    // The consumed bytes' last ones stay known: a line ending early in the buffer has a tail.
+    if (begin_ >= kTailBytes) {
+      carry_.assign(buffer_.data() + begin_ - kTailBytes, kTailBytes);
+    } else {
+      carry_.append(buffer_.data(), begin_);
+      if (carry_.size() > kTailBytes) carry_.erase(0, carry_.size() - kTailBytes);
+    }
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
     buffer_offset_ += begin_;
     end_ -= begin_;
@@ -104,6 +204,7 @@ Result<std::optional<Line>> LineReader::next(bool follow, const std::atomic<bool
       line.end_offset = line.offset + length + 1;
       line.number = ++line_number_;
       begin_ += length + 1;
+      line.tail = tail_before(begin_);
       if (discarding_) {
         // The end of an over-long line: report it once, by its prefix, from its start.
         discarding_ = false;
@@ -125,14 +226,33 @@ Result<std::optional<Line>> LineReader::next(bool follow, const std::atomic<bool
       long_prefix_.assign(start, std::min<size_t>(end_ - begin_, kPrefixBytes));
     }
     if (discarding_) begin_ = end_;
+    if (pending_change_ != Change::kNone) {
+      // The old generation is finished (its partial last line was returned): the new one.
+      TP_RETURN_IF_ERROR(apply_change(pending_change_));
+      pending_change_ = Change::kNone;
+      continue;
+    }
     auto read = fill();
     if (!read.ok()) return read.error();
-    if (read.value() > 0) continue;
+    if (read.value() > 0) {
+      draining_ = false;
+      continue;
+    }
     if (follow && !stop.load()) {
-      // A growing file: wait for the rest (a partial last line is not a line yet).
+      // A growing file: wait for the rest (a partial last line is not a line yet), then see
+      // whether the file is still the one being read before reading on.
       if (idle) idle();
       std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
-      continue;
+      Change change = detect_change();
+      if (change == Change::kNone) continue;
+      if (change == Change::kReplaced && !draining_) {
+        // Bytes written to the old file just before it moved are read first: one more read
+        // after the change was seen, and the change is made once that returns nothing.
+        draining_ = true;
+        continue;
+      }
+      draining_ = false;
+      pending_change_ = change;  // after the partial last line, if any, is returned
     }
     if (end_ > begin_ || discarding_) {
       // A last line without a newline is still a line.
@@ -147,8 +267,10 @@ Result<std::optional<Line>> LineReader::next(bool follow, const std::atomic<bool
                                     line.offset);
       discarding_ = false;
       begin_ = end_;
+      line.tail = tail_before(end_);
       return std::optional<Line>(line);
     }
+    if (pending_change_ != Change::kNone) continue;
     return std::optional<Line>();
   }
 }

@@ -1,0 +1,151 @@
+// `serve --follow` on a file that is truncated and rotated while it is read, then restarted:
+// every line written is accounted for once, as a clean run of the same lines accounts for it
+// (the reader once kept a stale offset after `: > f` and the old inode after `mv f f.1`).
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "test_support.h"
+
+namespace tp {
+namespace {
+
+using nlohmann::json;
+
+// The first object in `value` (at any depth) with an "events" field: the data-quality totals.
+json find_totals(const json& value) {
+  if (value.is_object() && value.contains("events")) return value;
+  if (value.is_structured()) {
+    for (const auto& item : value) {
+      json found = find_totals(item);
+      if (!found.is_null()) return found;
+    }
+  }
+  return json();
+}
+
+// Lines the consumer has accounted for (stored, duplicate or refused), from data-quality.
+int64_t accounted(httplib::Client& client) {
+  auto res = client.Get("/api/v1/data-quality");
+  if (!res || res->status != 200) return -1;
+  json totals = find_totals(json::parse(res->body, nullptr, false));
+  if (totals.is_null()) return -1;
+  int64_t rejected = totals["rejected"].is_object() ? totals["rejected"].value("total", 0)
+                                                    : totals.value("rejected", 0);
+  return totals.value("events", 0) + totals.value("duplicates", 0) + rejected;
+}
+
+// Waits (up to a minute) until `expected` lines are accounted for; returns the last count.
+int64_t wait_for(httplib::Client& client, int64_t expected) {
+  int64_t seen = -1;
+  for (int attempt = 0; attempt < 600 && seen != expected; ++attempt) {
+    seen = accounted(client);
+    if (seen != expected) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return seen;
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(line);
+  }
+  return lines;
+}
+
+void write_lines(const std::string& path, const std::vector<std::string>& lines, size_t from,
+                 size_t to, bool append) {
+  std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
+  for (size_t i = from; i < to; ++i) out << lines[i] << "\n";
+}
+
+json totals_of(const std::string& db) {
+  auto result = test::run_command(fmt::format(
+      "{} sql --rows --db {} \"SELECT count() AS rows, uniqExact(event_id) AS ids, "
+      "sum(total_amount) AS money FROM events FINAL\"",
+      test::tablepulse_binary(), db));
+  EXPECT_EQ(result.status, 0) << result.out;
+  return json::parse(result.out, nullptr, false);
+}
+
+TEST(EngineFollow, TruncatedAndRotatedFilesLoseNothingAndResumeExactly) {
+  test::TempDir dir;
+  const std::string all = dir.str() + "/all.jsonl";
+  ASSERT_EQ(test::run_command(fmt::format("{} generate --events 3000 --seed 5 -o {} 2>&1",
+                                          test::tablepulse_binary(), all))
+                .status,
+            0);
+  const auto lines = read_lines(all);
+  ASSERT_GT(lines.size(), 3000u);
+  // Four contents of one path: 1000 lines; truncated to 300; rotated to 800 in a new file;
+  // truncated and at once written past the old position (copytruncate), 1200 and the rest.
+  const size_t cut[] = {0, 1000, 1300, 2100, lines.size()};
+  const std::string path = dir.str() + "/live.jsonl";
+  const std::string db = dir.str() + "/db";
+  write_lines(path, lines, cut[0], cut[1], false);
+
+  FILE* serve = popen(fmt::format("sh -c 'echo $$; exec {} serve --db {} --listen 127.0.0.1:0 "
+                                  "--source {} --follow 2>{}'",
+                                  test::tablepulse_binary(), db, path, dir.str() + "/serve.log")
+                          .c_str(),
+                      "r");
+  ASSERT_NE(serve, nullptr);
+  char text[512];
+  ASSERT_NE(fgets(text, sizeof text, serve), nullptr);
+  const int pid = std::atoi(text);
+  ASSERT_NE(fgets(text, sizeof text, serve), nullptr);  // "TablePulse serving on http://…/"
+  std::string url(text);
+  httplib::Client client("127.0.0.1", std::atoi(url.c_str() + url.rfind(':') + 1));
+
+  EXPECT_EQ(wait_for(client, 1000), 1000);
+  write_lines(path, lines, cut[1], cut[2], false);  // `: > f` and new lines
+  EXPECT_EQ(wait_for(client, 1300), 1300);
+  std::filesystem::rename(path, path + ".1");  // `mv f f.1` and a new f
+  write_lines(path, lines, cut[2], cut[3], false);
+  EXPECT_EQ(wait_for(client, 2100), 2100);
+  write_lines(path, lines, cut[3], cut[4], false);
+  EXPECT_EQ(wait_for(client, static_cast<int64_t>(lines.size())),
+            static_cast<int64_t>(lines.size()));
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(WEXITSTATUS(pclose(serve)), 0);
+
+  // What is stored equals a clean run over the same lines.
+  const std::string clean = dir.str() + "/clean";
+  ASSERT_EQ(test::run_command(
+                fmt::format("{} ingest -q --db {} {}", test::tablepulse_binary(), clean, all))
+                .status,
+            0);
+  EXPECT_EQ(totals_of(db), totals_of(clean));
+
+  // A restart continues the newest generation after its checkpoint: nothing is read again.
+  auto again = test::run_command(
+      fmt::format("{} ingest -q --db {} {} 2>/dev/null", test::tablepulse_binary(), db, path));
+  ASSERT_EQ(again.status, 0) << again.out;
+  json summary = json::parse(again.out.substr(again.out.rfind("\n{") + 1), nullptr, false);
+  EXPECT_EQ(summary["lines"], 0) << again.out;
+  EXPECT_EQ(summary["resumed_from_checkpoint"], cut[4] - cut[3]) << again.out;
+
+  // Replaced while no consumer ran, by a longer file: read from its start, not from the stale
+  // offset (which would skip its first lines).
+  std::filesystem::remove(path);
+  write_lines(path, lines, cut[0], cut[4], false);
+  auto replaced = test::run_command(
+      fmt::format("{} ingest -q --db {} {} 2>/dev/null", test::tablepulse_binary(), db, path));
+  ASSERT_EQ(replaced.status, 0) << replaced.out;
+  summary = json::parse(replaced.out.substr(replaced.out.rfind("\n{") + 1), nullptr, false);
+  EXPECT_EQ(summary["lines"], lines.size()) << replaced.out;
+  EXPECT_EQ(summary["inserted"], 0) << replaced.out;  // all of them stored before
+  EXPECT_EQ(summary["resumed_from_checkpoint"], 0) << replaced.out;
+  EXPECT_EQ(totals_of(db), totals_of(clean));
+}
+
+}  // namespace
+}  // namespace tp
