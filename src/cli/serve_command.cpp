@@ -183,7 +183,7 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--source", flags->sources,
                       "JSON lines to ingest while serving: a file, or - for stdin (repeatable)");
-  command->add_flag("--follow", flags->follow, "Keep reading the sources as they grow");
+  command->add_flag("--follow", flags->follow, "Keep reading the sources as they grow, across truncation and rotation (tail -F)");
   command->add_option("--dlq", flags->dead_letter, "Write refused lines to this file");
   command
       ->add_option("--default-timezone", flags->default_timezone,
