@@ -8,6 +8,8 @@
 --    match over everything stored, whatever the arrival order.
 --  * A match never depends on as_of except through its own timestamp: a query keeps the ones
 --    at or before as_of. Seatings are at or before their placement, which is in the window.
+--  * Applied to a database that has events, their matches are computed from them after it:
+-- @rematch
 CREATE TABLE IF NOT EXISTS {{local:event_matches}} {{on_cluster}}
 (
     event_type Enum8('table_seated' = 1, 'order_placed' = 2, 'order_completed' = 3, 'payment' = 4),

@@ -12,7 +12,6 @@
 namespace tp::cli {
 namespace {
 
-constexpr std::string_view kMatchesMigration = "0004_event_matches";
 constexpr uint64_t kDefaultChunkEvents = 2'000'000;  // per rematch statement pair: a few seconds
 
 // Rebuilds the matches with a progress line on stderr; returns how many events were covered.
@@ -29,14 +28,6 @@ Result<uint64_t> rematch_with_progress(clickhouse::Client& client, std::optional
   return events;
 }
 
-// Whether this migration run added the match table to a database that already had tables
-// (and so maybe events): its matches must be computed from what is stored.
-bool matches_need_backfill(const clickhouse::MigrateReport& report) {
-  const auto& applied = report.applied;
-  return std::find(applied.begin(), applied.end(), kMatchesMigration) != applied.end() &&
-         std::find(applied.begin(), applied.end(), "0001_events") == applied.end();
-}
-
 }  // namespace
 
 Result<clickhouse::MigrateReport> migrate_and_backfill(clickhouse::Client& client,
@@ -44,7 +35,7 @@ Result<clickhouse::MigrateReport> migrate_and_backfill(clickhouse::Client& clien
                                                        std::optional<int> up_to_version) {
   auto report = clickhouse::migrate(client, options, up_to_version);
   if (!report.ok()) return report;
-  if (matches_need_backfill(report.value())) {
+  if (report->rematch_needed) {
     auto rematched = rematch_with_progress(client, std::nullopt, std::nullopt, kDefaultChunkEvents);
     if (!rematched.ok()) return rematched.error();
   }
@@ -148,7 +139,7 @@ void add_rematch_command(CLI::App& app) {
     auto report = clickhouse::migrate(*client.value(), {});
     if (!report.ok()) fail(report.error());
     // A database that just got the match table needs all of its history matched, once.
-    const bool everything = matches_need_backfill(report.value());
+    const bool everything = report->rematch_needed;
     auto events = rematch_with_progress(*client.value(), everything ? std::nullopt : from_ms,
                                         everything ? std::nullopt : to_ms, flags->chunk_events);
     if (!events.ok()) fail(events.error());

@@ -13,6 +13,8 @@ namespace tp::clickhouse {
 namespace {
 
 constexpr std::string_view kMigrationsDir = "sql/migrations/";
+// A migration that adds what the match step maintains says so on a line of its own.
+const std::regex kRematch(R"((^|\n)-- @rematch\s*(\n|$))");
 
 // Tables with a TTL, for apply_ttl: name -> TTL expression without the interval.
 const std::vector<std::pair<std::string, std::string>> kTtlTables = {
@@ -63,6 +65,7 @@ std::vector<Migration> all_migrations() {
     migration.version = std::stoi(migration.name.substr(0, migration.name.find('_')));
     migration.text = std::string(text);
     migration.checksum = fmt::format("{:016x}", std::hash<std::string>{}(migration.text));
+    migration.rematch = std::regex_search(migration.text, kRematch);
     out.push_back(std::move(migration));
   }
   std::sort(out.begin(), out.end(),
@@ -109,7 +112,9 @@ std::vector<Statement> render_migration(const Migration& migration,
   static const std::regex kWhen(R"(-- @when (\w+)\.(\w+) (.+))");
   for (auto& statement : split_statements(rendered)) {
     std::smatch match;
-    if (std::regex_match(statement, match, kWhen)) {
+    if (statement == "-- @rematch") {
+      continue;  // read by all_migrations(), not a statement
+    } else if (std::regex_match(statement, match, kWhen)) {
       pending_when = ColumnCondition{match[1].str(), match[2].str(), match[3].str()};
     } else if (std::regex_match(statement, match, kDistributed)) {
       if (cluster) {
@@ -181,6 +186,7 @@ Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
     applied[json["version"].get<int>()] = json["checksum"].get<std::string>();
   }
   MigrateReport report;
+  const bool had_events = applied.count(1) != 0;  // 0001 ran before: events may be stored
   // A table a migration rebuilds keeps the retention the database was given.
   SchemaOptions effective = options;
   auto ttl = current_ttl_days(client);
@@ -212,6 +218,7 @@ Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
          {"name", migration.name},
          {"checksum", migration.checksum}}));
     report.applied.push_back(migration.name);
+    report.rematch_needed |= migration.rematch && had_events;
   }
   return report;
 }

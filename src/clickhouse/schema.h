@@ -21,6 +21,8 @@ struct Migration {
   std::string name;      // file name without extension, e.g. "0001_events"
   std::string text;      // the template
   std::string checksum;  // of the template, to notice an applied file that was edited
+  bool rematch = false;  // "-- @rematch": applied to a database that has events, the matches
+                         // must then be computed from what is stored (ingest::rematch)
 };
 
 // All migrations, in version order.
@@ -50,6 +52,7 @@ std::vector<Statement> render_migration(const Migration& migration, const Schema
 struct MigrateReport {
   std::vector<std::string> applied;  // names newly applied
   std::vector<std::string> already;  // names found already applied
+  bool rematch_needed = false;       // a "-- @rematch" migration ran on a database with events
 };
 
 // Applies pending migrations in order; safe to run any number of times, and to re-run after a

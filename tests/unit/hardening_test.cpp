@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "clickhouse/schema.h"
 #include "query/table_format.h"
 #include "test_support.h"
 
@@ -148,6 +149,25 @@ TEST(EngineWorkers, ServeReportsAStoppedConsumerOnHealthz) {
   EXPECT_TRUE(page_data && page_data->status == 200);  // the API still answers
   ::kill(pid, SIGTERM);
   EXPECT_EQ(WEXITSTATUS(pclose(serve)), 0);
+}
+
+}  // namespace
+}  // namespace tp
+
+namespace tp {
+namespace {
+
+// Which migrations make the matches be computed from stored events is said in their files
+// (`-- @rematch`), not by a file name in the code; the directive is not sent as SQL.
+TEST(Migrations, RematchIsADirectiveOfTheMigrationFile) {
+  std::vector<std::string> rematching;
+  for (const auto& migration : clickhouse::all_migrations()) {
+    if (migration.rematch) rematching.push_back(migration.name);
+    for (const auto& statement : clickhouse::render_migration(migration, {})) {
+      EXPECT_EQ(statement.sql.find("@rematch"), std::string::npos) << migration.name;
+    }
+  }
+  EXPECT_EQ(rematching, std::vector<std::string>{"0004_event_matches"});
 }
 
 }  // namespace
