@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "clickhouse/schema.h"
@@ -168,6 +169,32 @@ TEST(Migrations, RematchIsADirectiveOfTheMigrationFile) {
     }
   }
   EXPECT_EQ(rematching, std::vector<std::string>{"0004_event_matches"});
+}
+
+}  // namespace
+}  // namespace tp
+
+namespace tp {
+namespace {
+
+// Retention is a part drop on every table partitioned by time (seatings and order_stages once
+// rewrote their parts row by row at each TTL merge).
+TEST(EngineSchema, EveryTablePartitionedByTimeDropsWholePartsAtItsTtl) {
+  test::TempDir dir;
+  auto result = test::run_command(fmt::format(
+      "{} migrate --db {} >/dev/null 2>&1 && {} sql --rows --db {} \"SELECT name, "
+      "engine_full LIKE '%ttl_only_drop_parts = 1%' AS drops FROM system.tables "
+      "WHERE database = currentDatabase() AND engine_full LIKE '%TTL %' AND partition_key != '' "
+      "ORDER BY name\"",
+      test::tablepulse_binary(), dir.str() + "/db", test::tablepulse_binary(),
+      dir.str() + "/db"));
+  ASSERT_EQ(result.status, 0) << result.out;
+  std::istringstream rows(result.out);
+  int tables = 0;
+  for (std::string row; std::getline(rows, row); ++tables) {
+    EXPECT_EQ(json::parse(row)["drops"], 1) << row;
+  }
+  EXPECT_EQ(tables, 5) << result.out;  // events, order_items, event_matches, seatings, stages
 }
 
 }  // namespace
