@@ -20,9 +20,9 @@ section "tests (regular build)"
 
 section "tests under ASan/UBSan"
 # The chDB engine is loaded with RTLD_DEEPBIND, which the sanitizer runtime refuses, so tests
-# that need the engine (suites named Engine*) run only in the regular build above.
+# that need the engine (label `engine`, the suites named Engine*) run only in the regular build.
 scripts/build.sh build-asan -DTABLEPULSE_SANITIZE=ON
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$JOBS" -E '(^|/)Engine')
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$JOBS" -LE engine)
 
 for extra in scripts/test-*.sh; do
   [[ -f $extra ]] || continue
