@@ -39,6 +39,11 @@ void add_ingest_command(CLI::App& app) {
   command->add_option("sources", o.sources, "Files to read; - is stdin (default: stdin)");
   command->add_option("--dlq", o.dead_letter_path,
                       "Dead-letter file: refused lines with reason, detail, source and line");
+  command
+      ->add_option("--dlq-max-bytes", o.dead_letter_max_bytes,
+                   "Cap on the dead-letter file's size; refused lines past it are counted "
+                   "(dead_letters_dropped), not written; 0: no cap")
+      ->capture_default_str();
   command->add_flag("-f,--follow", o.follow, "Keep reading files as they grow, across truncation and rotation (tail -F)");
   command->add_option("--batch-rows", o.batch_max_rows, "Insert when a batch has this many events")
       ->capture_default_str()

@@ -13,6 +13,11 @@ namespace tp::cli {
 namespace {
 
 constexpr uint64_t kDefaultChunkEvents = 2'000'000;  // per rematch statement pair: a few seconds
+// The --ttl-days help of migrate and schema (the bound: clickhouse::kMaxTtlDays).
+const std::string kTtlDaysHelp = fmt::format(
+    "Retention of events, in days: 1..{} (the TTL adds it to event times, which reach 2100, and "
+    "ClickHouse's DateTime ends in 2106: a longer one would wrap and delete every row)",
+    clickhouse::kMaxTtlDays);
 
 // Rebuilds the matches with a progress line on stderr; returns how many events were covered.
 Result<uint64_t> rematch_with_progress(clickhouse::Client& client, std::optional<int64_t> from_ms,
@@ -53,15 +58,17 @@ void add_migrate_command(CLI::App& app) {
   auto flags = std::make_shared<Flags>();
   auto* command = app.add_subcommand("migrate", "Apply the schema migrations (idempotent)");
   add_connection_flags(command, flags->connection);
-  command->add_option("--ttl-days", flags->schema.ttl_days, "Retention of events, in days")
+  command->add_option("--ttl-days", flags->schema.ttl_days, kTtlDaysHelp)
       ->capture_default_str()
-      ->check(CLI::Range(1, 100000))
       ->each([flags](const std::string&) { flags->ttl_given = true; });
   command->add_flag("--list-tables", flags->list, "Print the tables after migrating");
   command->add_option("--to-version", flags->to_version,
                       "Stop after this migration (stage or test an upgrade step by step)")
       ->check(CLI::PositiveNumber);
   command->callback([flags] {
+    if (auto valid = clickhouse::check_ttl_days(flags->schema.ttl_days); !valid.ok()) {
+      fail(valid.error());
+    }
     auto factory = open_connection(flags->connection);
     if (!factory.ok()) fail(factory.error());
     auto client = factory.value()->connect();
@@ -91,10 +98,11 @@ void add_schema_command(CLI::App& app) {
   auto* command = app.add_subcommand("schema", "Print the DDL the migrations apply");
   command->add_option("--cluster", options->cluster,
                       "Print the replicated + distributed variant for this ClickHouse cluster");
-  command->add_option("--ttl-days", options->ttl_days, "Retention of events, in days")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
+  command->add_option("--ttl-days", options->ttl_days, kTtlDaysHelp)->capture_default_str();
   command->callback([options] {
+    if (auto valid = clickhouse::check_ttl_days(options->ttl_days); !valid.ok()) {
+      fail(valid.error());
+    }
     for (const auto& migration : clickhouse::all_migrations()) {
       fmt::print("-- {}\n", migration.name);
       for (const auto& statement : clickhouse::render_migration(migration, *options)) {

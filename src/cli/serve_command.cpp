@@ -26,6 +26,7 @@ struct ServeFlags {
   std::vector<std::string> sources;
   bool follow = false;
   std::string dead_letter;
+  uint64_t dead_letter_max_bytes = ingest::IngestOptions{}.dead_letter_max_bytes;
   std::string token;
   bool token_given = false;  // --token on the command line (even empty)
   bool migrate = true;
@@ -124,6 +125,7 @@ void serve(const ServeFlags& flags) {
     ingest_options.sources = flags.sources;
     ingest_options.follow = flags.follow;
     ingest_options.dead_letter_path = flags.dead_letter;
+    ingest_options.dead_letter_max_bytes = flags.dead_letter_max_bytes;
     ingest_options.default_zone = zone.value();
     consumer.emplace(*factory.value(), ingest_options, stats);
     consumer_thread = std::thread([&] {
@@ -185,6 +187,11 @@ void add_serve_command(CLI::App& app) {
                       "JSON lines to ingest while serving: a file, or - for stdin (repeatable)");
   command->add_flag("--follow", flags->follow, "Keep reading the sources as they grow, across truncation and rotation (tail -F)");
   command->add_option("--dlq", flags->dead_letter, "Write refused lines to this file");
+  command
+      ->add_option("--dlq-max-bytes", flags->dead_letter_max_bytes,
+                   "Cap on the dead-letter file's size; refused lines past it are counted, not "
+                   "written; 0: no cap")
+      ->capture_default_str();
   command
       ->add_option("--default-timezone", flags->default_timezone,
                    "IANA zone that timestamps written without one are read in")

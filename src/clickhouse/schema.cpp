@@ -156,7 +156,8 @@ Result<bool> holds(Client& client, const ColumnCondition& condition) {
   return false;
 }
 
-// The retention in days of the events table, if it exists and has one.
+}  // namespace
+
 Result<std::optional<int>> current_ttl_days(Client& client) {
   auto rows = client.query_json_rows(
       "SELECT engine_full FROM system.tables WHERE database = currentDatabase() "
@@ -170,10 +171,9 @@ Result<std::optional<int>> current_ttl_days(Client& client) {
   return std::optional<int>(std::stoi(match[1].str()));
 }
 
-}  // namespace
-
 Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
                               std::optional<int> up_to_version) {
+  TP_RETURN_IF_ERROR(check_ttl_days(options.ttl_days));
   TP_RETURN_IF_ERROR(client.execute(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, "
       "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree(applied_at) "
@@ -223,7 +223,22 @@ Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
   return report;
 }
 
+Status check_ttl_days(int ttl_days) {
+  if (ttl_days < 1 || ttl_days > kMaxTtlDays) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--ttl-days {}: the retention must be 1..{} days (the TTL adds it to event "
+                      "times up to 2100, and DateTime ends in 2106)",
+                      ttl_days, kMaxTtlDays);
+  }
+  return {};
+}
+
+bool expired_by_ttl(int64_t ts_ms, int ttl_days, int64_t now_ms) {
+  return ts_ms / 1000 + ttl_days * kSecondsPerDay <= now_ms / 1000;
+}
+
 Status apply_ttl(Client& client, int ttl_days) {
+  TP_RETURN_IF_ERROR(check_ttl_days(ttl_days));
   for (const auto& [table, expression] : kTtlTables) {
     TP_RETURN_IF_ERROR(client.execute(fmt::format(
         "ALTER TABLE {} MODIFY TTL {} + INTERVAL {} DAY DELETE", table, expression, ttl_days)));

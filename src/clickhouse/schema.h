@@ -6,8 +6,27 @@
 #include <vector>
 
 #include "clickhouse/client.h"
+#include "decode/event.h"
 
 namespace tp::clickhouse {
+
+// DateTime's last second, 2106-02-07 06:28:15 UTC (it is a UInt32 of seconds). A TTL
+// `toDateTime(ts) + INTERVAL N DAY` that passes it wraps to 1970, and the row expires at once.
+inline constexpr int64_t kMaxDateTimeSeconds = 4294967295LL;
+inline constexpr int64_t kSecondsPerDay = 86400;
+// The longest retention whose TTL cannot wrap for any event time the decoder accepts (before
+// 2100-01-01): 2228 days. ClickHouse allows only Date or DateTime TTL expressions (DateTime64,
+// which reaches 2299, is not one), so the bound is on the days, not on the expression.
+inline constexpr int kMaxTtlDays =
+    static_cast<int>((kMaxDateTimeSeconds - (kMaxEventTsMs / 1000 - 1)) / kSecondsPerDay);
+
+// Refuses a retention outside 1 .. kMaxTtlDays (invalid_argument).
+Status check_ttl_days(int ttl_days);
+
+// Whether the tables' TTL `toDateTime(ts) + INTERVAL ttl_days DAY` has expired an event of time
+// ts_ms at now_ms: ClickHouse deletes a row once that value (ts cut to whole seconds) is at or
+// before the current second, so this is the same test, to the second.
+bool expired_by_ttl(int64_t ts_ms, int ttl_days, int64_t now_ms);
 
 // How the DDL is rendered.
 struct SchemaOptions {
@@ -62,8 +81,12 @@ struct MigrateReport {
 Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
                               std::optional<int> up_to_version = std::nullopt);
 
-// Sets the retention of every table with a TTL to `ttl_days` (ALTER ... MODIFY TTL).
+// Sets the retention of every table with a TTL to `ttl_days` (ALTER ... MODIFY TTL); refuses
+// a value check_ttl_days refuses.
 Status apply_ttl(Client& client, int ttl_days);
+
+// The retention in days of the events table, if it exists and has one.
+Result<std::optional<int>> current_ttl_days(Client& client);
 
 // Names of the tables in the current database, sorted.
 Result<std::vector<std::string>> list_tables(Client& client);

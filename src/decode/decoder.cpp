@@ -19,8 +19,6 @@ constexpr size_t kMaxStringBytes = 200;        // … for every other string
 constexpr size_t kMaxItems = 200;
 // Decimal(12, 2), the stored money type, holds up to 9 999 999 999.99.
 constexpr int64_t kMaxMoneyCents = 999'999'999'999LL;
-// DateTime64 range the schema relies on (TTL, partitions): 1970 .. 2100.
-constexpr int64_t kMaxTimestampMs = 4102444800000LL;
 
 // A refusal raised while checking the fields; caught once at the top of decode().
 struct Refused {
@@ -671,7 +669,7 @@ std::variant<Decoded, Rejection> Decoder::decode(std::string_view line) {
     if (!written) refuse(Reason::kInvalidTimestamp, fmt::format("timestamp: '{}'", timestamp.text));
     event.ts_ms = options_.default_zone.resolve(*written);
     decoded.naive_timestamp = !written->offset_minutes;
-    if (event.ts_ms < 0 || event.ts_ms >= kMaxTimestampMs) {
+    if (event.ts_ms < 0 || event.ts_ms >= kMaxEventTsMs) {
       refuse(Reason::kOutOfRange,
              fmt::format("timestamp: '{}' not in 1970..2100", timestamp.text));
     }

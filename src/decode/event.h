@@ -8,6 +8,10 @@
 
 namespace tp {
 
+// Event times end before 2100-01-01 (UTC epoch ms): the DateTime64 range the schema relies on
+// (partitions, and a TTL that cannot wrap: see clickhouse::kMaxTtlDays).
+inline constexpr int64_t kMaxEventTsMs = 4102444800000LL;
+
 // The four event types, with the values of the events.event_type Enum8 column.
 enum class EventType : uint8_t {
   kTableSeated = 1,

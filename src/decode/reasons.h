@@ -19,7 +19,10 @@ namespace tp::decode {
   X(kEmptyItems, "empty_items", "an order_placed has no items")                            \
   X(kConflictingFields, "conflicting_fields",                                              \
     "two spellings of one field (restaurant_id and location_id) carry different values")   \
-  X(kDuplicateKey, "duplicate_key", "an object names the same field twice")
+  X(kDuplicateKey, "duplicate_key", "an object names the same field twice")               \
+  X(kExpired, "expired",                                                                   \
+    "the event is older than the database's retention (migrate --ttl-days): its TTL "      \
+    "would delete it")
 
 enum class Reason {
 #define TP_REASON_ENUM(name, code, what) name,

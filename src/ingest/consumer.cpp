@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "clickhouse/client.h"
+#include "clickhouse/schema.h"
 #include "common/fault.h"
 #include "common/time.h"
 #include "decode/decoder.h"
@@ -46,10 +47,11 @@ struct PendingEvent {
 
 // A refused line waiting to be written to the dead-letter file.
 struct PendingReject {
-  std::string line;
+  std::string line;  // its first source::kKeptLineBytes at most (see kept_prefix)
   std::string reason;
   std::string detail;
   uint64_t line_number = 0;
+  uint64_t line_bytes = 0;  // the whole line's length: more than line.size() if it was cut
 };
 
 // Rows already in the database for some of a batch's ids, by id.
@@ -121,6 +123,18 @@ std::string sanitize_utf8(std::string_view text) {
     }
   }
   return out;
+}
+
+// What the dead-letter file keeps of a refused line: its first source::kKeptLineBytes, cut
+// before a UTF-8 sequence the limit would split (a valid line stays valid). Memory and the
+// file stay bounded whatever a producer sends (binary garbage, one huge line).
+std::string_view kept_prefix(std::string_view line) {
+  if (line.size() <= source::kKeptLineBytes) return line;
+  size_t cut = source::kKeptLineBytes;
+  for (int back = 0; back < 3 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80; ++back) {
+    --cut;  // line[cut] continues a sequence: end the prefix before its lead byte
+  }
+  return line.substr(0, cut);
 }
 
 std::string base64(std::string_view data) {
@@ -270,6 +284,7 @@ nlohmann::json IngestSummary::to_json() const {
                         {"naive_timestamps", naive_timestamps},
                         {"batches", batches},
                         {"resumed_from_checkpoint", resumed_lines},
+                        {"dead_letters_dropped", dead_letters_dropped},
                         {"seconds", seconds}};
 }
 
@@ -290,6 +305,9 @@ class Consumer::Impl {
   Status prepare();
   Status consume_source(const std::string& path);
   void add_line(const source::Line& line, Batch& batch);
+  // Counts `line` as refused for `reason` and queues its dead letter (a prefix of it).
+  void reject_line(const source::Line& line, Batch& batch, decode::Reason reason,
+                   std::string detail);
   // Looks the batch's ids up, inserts its new events and hands it to the match stage.
   Status commit(clickhouse::Client& client, Batch& batch);
   // One match step for inserted batches, then in order each one's dead letters, checkpoint
@@ -311,6 +329,7 @@ class Consumer::Impl {
   // One insert of a block in `format`, its latency recorded for /metrics.
   Status timed_insert(clickhouse::Client& client, std::string_view table, std::string_view format,
                       const std::string& data, const std::string& token);
+  // Appends the batch's dead letters, except those past --dlq-max-bytes (counted as dropped).
   Status write_dead_letters(const Batch& batch);
   // Fills dead_already_ with the line numbers of `source_id` past `after_line` that the
   // dead-letter file holds: a run killed after writing a batch's dead letters but before its
@@ -332,6 +351,8 @@ class Consumer::Impl {
   std::atomic<bool> stop_{false};
   IngestSummary summary_;
   std::FILE* dead_letters_ = nullptr;
+  bool dead_letters_full_ = false;  // the cap was reached in this run (warned once)
+  std::optional<int> ttl_days_;  // the database's retention, read at start; unset: none
   std::unordered_set<uint64_t> dead_already_;  // lines of dead_already_source_ not to write
   std::string dead_already_source_;            // again (filled before the stages start)
   Clock::time_point started_ = Clock::now();
@@ -372,6 +393,10 @@ Status Consumer::Impl::prepare() {
                         options_.dead_letter_path, std::strerror(errno));
     }
   }
+  // Events the TTL would delete are refused (expired): the summary counts what stays stored.
+  auto ttl = clickhouse::current_ttl_days(*reader_client_);
+  if (!ttl.ok()) return ttl.error();
+  ttl_days_ = ttl.value();
   progress_ = options_.progress && ::isatty(STDERR_FILENO);
   return {};
 }
@@ -597,7 +622,8 @@ Status Consumer::Impl::consume_source(const std::string& path) {
 
 void Consumer::Impl::add_line(const source::Line& line, Batch& batch) {
   fault_point("reader");
-  stats_->last_read_ms.store(now_ms(), std::memory_order_relaxed);
+  const int64_t now = now_ms();
+  stats_->last_read_ms.store(now, std::memory_order_relaxed);
   if (!line.too_long && line.text.find_first_not_of(" \t\r") == std::string_view::npos) {
     ++batch.blank;
     stats_->blank.fetch_add(1, std::memory_order_relaxed);
@@ -608,16 +634,20 @@ void Consumer::Impl::add_line(const source::Line& line, Batch& batch) {
   std::variant<decode::Decoded, decode::Rejection> result =
       line.too_long ? std::variant<decode::Decoded, decode::Rejection>(
                           decode::Rejection{decode::Reason::kLineTooLong,
-                                            fmt::format("longer than {} bytes (first {} kept)",
-                                                        options_.max_line_bytes, line.text.size())})
+                                            fmt::format("{} bytes, longer than {}", line.bytes,
+                                                        options_.max_line_bytes)})
                     : decoder_.decode(line.text);
   if (auto* rejection = std::get_if<decode::Rejection>(&result)) {
-    std::string code(decode::reason_code(rejection->reason));
-    ++batch.reasons[code];
-    batch.rejects.push_back({std::string(line.text), code, rejection->detail, line.number});
+    reject_line(line, batch, rejection->reason, std::move(rejection->detail));
     return;
   }
   auto& decoded = std::get<decode::Decoded>(result);
+  if (ttl_days_ && clickhouse::expired_by_ttl(decoded.event.ts_ms, *ttl_days_, now)) {
+    reject_line(line, batch, decode::Reason::kExpired,
+                fmt::format("timestamp {} is older than the retention of {} days",
+                            format_iso_ms(decoded.event.ts_ms), *ttl_days_));
+    return;
+  }
   IdKey key = id_key(decoded.event.event_id);
   if (auto seen = recent_.find(key)) {
     ++batch.duplicates;
@@ -626,6 +656,14 @@ void Consumer::Impl::add_line(const source::Line& line, Batch& batch) {
   }
   recent_.insert(key, decoded.content_hash);
   batch.events.push_back({std::move(decoded), key, line.offset});
+}
+
+void Consumer::Impl::reject_line(const source::Line& line, Batch& batch, decode::Reason reason,
+                                 std::string detail) {
+  std::string code(decode::reason_code(reason));
+  ++batch.reasons[code];
+  batch.rejects.push_back({std::string(kept_prefix(line.text)), code, std::move(detail),
+                           line.number, line.too_long ? line.bytes : line.text.size()});
 }
 
 Result<StoredRows> Consumer::Impl::find_stored(clickhouse::Client& client, const Batch& batch) {
@@ -750,34 +788,61 @@ Status Consumer::Impl::load_dead_letters_beyond(const std::string& source_id, ui
 
 Status Consumer::Impl::write_dead_letters(const Batch& batch) {
   if (dead_letters_ == nullptr || batch.rejects.empty()) return {};
+  // The cap is on the file, earlier runs' records included (it is appended to, run after run).
+  struct stat info {};
+  if (::fstat(::fileno(dead_letters_), &info) != 0) {
+    return make_error(ErrorCode::kIo, "reading the size of dead-letter file {}: {}",
+                      options_.dead_letter_path, std::strerror(errno));
+  }
+  const uint64_t size = static_cast<uint64_t>(info.st_size);
+  const uint64_t cap = options_.dead_letter_max_bytes;
+  uint64_t dropped = 0;
+  std::string out, record;
   const std::string& source_id = batch.source_id;
   const bool may_be_written = source_id == dead_already_source_;
-  std::string out;
   for (const auto& reject : batch.rejects) {
     if (may_be_written && dead_already_.count(reject.line_number) != 0) {
       continue;  // a killed run wrote it
     }
-    out += "{\"line\":";
+    record = "{\"line\":";
     if (simdjson::validate_utf8(reject.line.data(), reject.line.size())) {
-      append_json_string(out, reject.line);
+      append_json_string(record, reject.line);
     } else {
       // JSON cannot carry these bytes: a readable copy, and the exact bytes in base64.
-      append_json_string(out, sanitize_utf8(reject.line));
-      out += ",\"line_base64\":";
-      append_json_string(out, base64(reject.line));
+      append_json_string(record, sanitize_utf8(reject.line));
+      record += ",\"line_base64\":";
+      append_json_string(record, base64(reject.line));
     }
-    out += ",\"reason\":";
-    append_json_string(out, reject.reason);
-    out += ",\"detail\":";
-    append_json_string(out, reject.detail);
-    out += ",\"source\":";
-    append_json_string(out, source_id);
-    out += fmt::format(",\"line_number\":{}}}\n", reject.line_number);
+    if (reject.line_bytes > reject.line.size()) {
+      record += fmt::format(",\"truncated\":true,\"line_bytes\":{}", reject.line_bytes);
+    }
+    record += ",\"reason\":";
+    append_json_string(record, reject.reason);
+    record += ",\"detail\":";
+    append_json_string(record, reject.detail);
+    record += ",\"source\":";
+    append_json_string(record, source_id);
+    record += fmt::format(",\"line_number\":{}}}\n", reject.line_number);
+    if (cap != 0 && size + out.size() + record.size() > cap) {
+      ++dropped;  // still counted as rejected with its reason; only its copy is not kept
+      continue;
+    }
+    out += record;
   }
   if (std::fwrite(out.data(), 1, out.size(), dead_letters_) != out.size() ||
       std::fflush(dead_letters_) != 0) {
     return make_error(ErrorCode::kIo, "writing dead-letter file {}: {}", options_.dead_letter_path,
                       std::strerror(errno));
+  }
+  if (dropped > 0) {
+    if (!dead_letters_full_) {
+      spdlog::warn("dead-letter file {} is at --dlq-max-bytes ({}): further refused lines are "
+                   "counted (dead_letters_dropped), not written",
+                   options_.dead_letter_path, cap);
+      dead_letters_full_ = true;
+    }
+    summary_.dead_letters_dropped += dropped;
+    stats_->dead_letters_dropped.fetch_add(dropped, std::memory_order_relaxed);
   }
   return {};
 }

@@ -22,6 +22,8 @@ struct IngestOptions {
   std::vector<std::string> sources;   // files, or "-" for stdin
   bool follow = false;                // keep reading files as they grow (tail -f)
   std::string dead_letter_path;       // refused lines as JSON lines; empty: not written
+  uint64_t dead_letter_max_bytes = 1ULL << 30;  // the file's size cap (records past it are
+                                                // counted as dropped); 0: no cap
   size_t batch_max_rows = 100000;     // a batch is inserted when it has this many events (1M
                                       // bulk: 5.6 s at 100k, 6.5 s at 50k, 6.2 s at 200k) …
   int64_t batch_max_age_ms = 1000;    // … or when its oldest line waited this long (a live
@@ -55,6 +57,7 @@ struct IngestSummary {
   uint64_t naive_timestamps = 0;  // stored events whose timestamp named no zone
   uint64_t batches = 0;
   uint64_t resumed_lines = 0;  // lines skipped because an earlier run had committed them
+  uint64_t dead_letters_dropped = 0;  // refused lines not written: the file was at its cap
   double seconds = 0;
 
   nlohmann::json to_json() const;

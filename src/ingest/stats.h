@@ -17,6 +17,7 @@ struct IngestStats {
   std::atomic<uint64_t> duplicates{0};  // redeliveries recognised
   std::atomic<uint64_t> conflicting_duplicates{0};  // redeliveries with different content
   std::atomic<uint64_t> rejected{0};    // lines refused (see rejected_by_reason)
+  std::atomic<uint64_t> dead_letters_dropped{0};  // refused lines not written (file at its cap)
   std::atomic<uint64_t> late_events{0};  // per the spec's 60 s rule
   std::atomic<uint64_t> naive_timestamps{0};  // stored events whose timestamp named no zone
   std::atomic<uint64_t> batches{0};     // committed batches

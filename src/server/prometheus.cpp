@@ -127,6 +127,9 @@ std::string render_prometheus(const ingest::IngestStats& stats, const QueryLaten
   counter("tablepulse_events_naive_timestamps_total",
           "Events stored whose timestamp named no zone (read in --default-timezone).",
           stats.naive_timestamps.load());
+  counter("tablepulse_dead_letters_dropped_total",
+          "Refused lines not written to the dead-letter file: it was at --dlq-max-bytes.",
+          stats.dead_letters_dropped.load());
   counter("tablepulse_batches_total", "Batches committed.", stats.batches.load());
   counter("tablepulse_insert_failures_total", "Failed insert attempts (each retried).",
           stats.insert_failures.load());

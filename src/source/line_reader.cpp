@@ -193,7 +193,6 @@ Result<size_t> LineReader::fill() {
 
 Result<std::optional<Line>> LineReader::next(bool follow, const std::atomic<bool>& stop,
                                              const std::function<void()>& idle, int poll_ms) {
-  constexpr size_t kPrefixBytes = 4096;
   while (true) {
     const char* start = buffer_.data() + begin_;
     const void* newline = std::memchr(start, '\n', end_ - begin_);
@@ -209,12 +208,14 @@ Result<std::optional<Line>> LineReader::next(bool follow, const std::atomic<bool
         // The end of an over-long line: report it once, by its prefix, from its start.
         discarding_ = false;
         line.offset = discard_start_;
+        line.bytes = line.end_offset - 1 - discard_start_;
         line.text = long_prefix_;
         line.too_long = true;
         return std::optional<Line>(line);
       }
       std::string_view text(start, length);
       if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+      line.bytes = text.size();
       line.text = skip_byte_order_mark(text, line.offset);
       line.too_long = text.size() > max_line_bytes_;
       return std::optional<Line>(line);
@@ -223,7 +224,7 @@ Result<std::optional<Line>> LineReader::next(bool follow, const std::atomic<bool
       // Memory stays bounded: keep a prefix of the over-long line and drop the rest as it comes.
       discarding_ = true;
       discard_start_ = buffer_offset_ + begin_;
-      long_prefix_.assign(start, std::min<size_t>(end_ - begin_, kPrefixBytes));
+      long_prefix_.assign(start, std::min<size_t>(end_ - begin_, kKeptLineBytes));
     }
     if (discarding_) begin_ = end_;
     if (pending_change_ != Change::kNone) {
@@ -259,6 +260,7 @@ Result<std::optional<Line>> LineReader::next(bool follow, const std::atomic<bool
       Line line;
       line.offset = discarding_ ? discard_start_ : buffer_offset_ + begin_;
       line.end_offset = buffer_offset_ + end_;
+      line.bytes = line.end_offset - line.offset;
       line.number = ++line_number_;
       line.too_long = discarding_ || end_ - begin_ > max_line_bytes_;
       line.text = discarding_ ? std::string_view(long_prefix_)

@@ -15,6 +15,9 @@
 
 namespace tp::source {
 
+// What is kept of a line too long to hold, and of any refused line in the dead-letter file.
+inline constexpr size_t kKeptLineBytes = 4096;
+
 // One line, without its newline; `offset` is where it starts, `end_offset` after its newline.
 struct Line {
   std::string_view text;  // valid until the next call to next()
@@ -22,6 +25,7 @@ struct Line {
   uint64_t end_offset = 0;
   uint64_t number = 0;     // 1-based line number in the source
   bool too_long = false;   // text is truncated: the line exceeded max_line_bytes
+  uint64_t bytes = 0;      // the whole line's length without its line ending (text may be less)
   std::string_view tail;   // the source's last bytes up to end_offset (at most kTailBytes)
 };
 

@@ -5,12 +5,15 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <thread>
 
 #include "clickhouse/schema.h"
+#include "common/time.h"
 #include "query/table_format.h"
 #include "test_support.h"
 
@@ -53,6 +56,218 @@ TEST(CliFlags, DedupMemoryBelowBatchRowsIsRefused) {
       test::tablepulse_binary(), dir.str()));
   EXPECT_EQ(run.status, 2) << run.out;
   EXPECT_NE(run.out.find("--dedup-memory"), std::string::npos) << run.out;
+}
+
+// `toDateTime(ts) + INTERVAL N DAY` wraps past DateTime's last second (2106-02-07) for a large
+// N: `migrate --ttl-days 36500` made every row expire at once.
+TEST(CliFlags, RetentionPastTheDateTimeRangeIsRefused) {
+  test::TempDir dir;
+  const std::string db = dir.str() + "/db";
+  for (const std::string& command : {"migrate --db " + db, std::string("schema")}) {
+    for (int days : {36500, 2229, 0}) {
+      auto run = test::run_command(fmt::format("{} {} --ttl-days {} 2>&1 >/dev/null",
+                                               test::tablepulse_binary(), command, days));
+      EXPECT_EQ(run.status, 2) << command << " " << days << "\n" << run.out;  // invalid_argument
+      EXPECT_NE(run.out.find("invalid_argument"), std::string::npos) << run.out;
+    }
+  }
+  auto longest = test::run_command(
+      fmt::format("{} migrate --db {} --ttl-days 2228 2>&1", test::tablepulse_binary(), db));
+  EXPECT_EQ(longest.status, 0) << longest.out;
+}
+
+// Lines of random bytes (no newline), `sizes` long each, into `path`; returns the lines.
+std::vector<std::string> write_garbage(const std::string& path, const std::vector<size_t>& sizes) {
+  std::mt19937 random(519);
+  std::vector<std::string> lines;
+  std::ofstream out(path, std::ios::binary);
+  for (size_t size : sizes) {
+    std::string line;
+    while (line.size() < size) {
+      char byte = static_cast<char>(random() & 0xff);
+      if (byte != '\n' && byte != '\r') line.push_back(byte);
+    }
+    out << line << '\n';
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+// The summary: the last line of an ingest's stdout.
+json summary_of(const std::string& out) {
+  size_t end = out.find_last_not_of('\n');
+  size_t start = out.rfind('\n', end);
+  return json::parse(out.substr(start == std::string::npos ? 0 : start + 1));
+}
+
+// Decodes standard base64 (the dead-letter file's line_base64).
+std::string unbase64(const std::string& text) {
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    bits = (bits << 6) | static_cast<uint32_t>(kAlphabet.find(c));
+    if ((count += 6) >= 8) {
+      count -= 8;
+      out.push_back(static_cast<char>((bits >> count) & 0xff));
+    }
+  }
+  return out;
+}
+
+// The dead-letter file's records.
+std::vector<json> dead_letters(const std::string& path) {
+  std::vector<json> records;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) records.push_back(json::parse(line));
+  return records;
+}
+
+// A refused line was copied whole into the dead-letter file (binary garbage twice: a readable
+// copy and base64): 2 s of /dev/urandom made 519 MB. Each record keeps the first 4096 bytes.
+TEST(EngineDeadLetters, RefusedLinesAreKeptUpToTheirFirst4096Bytes) {
+  test::TempDir dir;
+  const std::string input = dir.str() + "/garbage.bin";
+  const std::string dlq = dir.str() + "/dlq.jsonl";
+  auto lines = write_garbage(input, {100, 4096, 4097, 60000, 500000});
+  {
+    // Valid UTF-8, not JSON: cut on a character boundary (é is two bytes; 4096 falls inside one).
+    std::string text = "x";
+    while (text.size() < 9000) text += "\xC3\xA9";
+    std::ofstream(input, std::ios::app) << text << "\n";
+    lines.push_back(text);
+  }
+  auto run = test::run_command(fmt::format("{} ingest -q --db {} --dlq {} {}",
+                                           test::tablepulse_binary(), dir.str() + "/db", dlq,
+                                           input));
+  ASSERT_EQ(run.status, 0) << run.out;
+  json summary = summary_of(run.out);
+  EXPECT_EQ(summary["rejected"], lines.size()) << summary.dump();
+  auto records = dead_letters(dlq);
+  ASSERT_EQ(records.size(), lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const json& record = records[i];
+    const std::string& original = lines[i];
+    EXPECT_EQ(record["line_number"], i + 1);
+    const bool utf8 = !record.contains("line_base64");
+    const std::string kept =
+        utf8 ? record["line"].get<std::string>() : unbase64(record["line_base64"]);
+    EXPECT_LE(kept.size(), 4096u) << "line " << i + 1;
+    EXPECT_EQ(original.compare(0, kept.size(), kept), 0) << "line " << i + 1;  // a prefix
+    if (original.size() > 4096) {
+      EXPECT_EQ(record.value("truncated", false), true) << "line " << i + 1;
+      EXPECT_EQ(record.value("line_bytes", 0u), original.size()) << "line " << i + 1;
+      EXPECT_GE(kept.size(), 4093u) << "line " << i + 1;  // at most a partial character less
+    } else {
+      EXPECT_EQ(kept, original) << "line " << i + 1;
+      EXPECT_FALSE(record.contains("truncated")) << "line " << i + 1;
+    }
+  }
+  EXPECT_FALSE(records.back().contains("line_base64"));  // the cut kept it valid UTF-8
+}
+
+// Past --dlq-max-bytes (the file's size, over runs) records are counted, not written; every
+// line is still counted as rejected with its reason.
+TEST(EngineDeadLetters, RecordsPastTheFileCapAreCountedNotWritten) {
+  test::TempDir dir;
+  const std::string input = dir.str() + "/garbage.bin";
+  const std::string dlq = dir.str() + "/dlq.jsonl";
+  constexpr uint64_t kCap = 50000;
+  write_garbage(input, std::vector<size_t>(300, 300));
+  const std::string ingest =
+      fmt::format("{} ingest -q --no-resume --db {} --dlq {} --dlq-max-bytes {} {}",
+                  test::tablepulse_binary(), dir.str() + "/db", dlq, kCap, input);
+  auto first = test::run_command(ingest);
+  ASSERT_EQ(first.status, 0) << first.out;
+  json summary = summary_of(first.out);
+  EXPECT_EQ(summary["lines"], 300);
+  EXPECT_EQ(summary["rejected"], 300) << summary.dump();
+  const size_t written = dead_letters(dlq).size();
+  EXPECT_GT(written, 0u);
+  EXPECT_LT(written, 300u);
+  EXPECT_EQ(summary["dead_letters_dropped"], 300 - written) << summary.dump();
+  const auto size = std::filesystem::file_size(dlq);
+  EXPECT_LE(size, kCap);
+  EXPECT_GT(size, kCap - 3000);  // filled up to the cap (a record is under 3 kB here)
+
+  auto second = test::run_command(ingest);  // the file is full: everything is dropped
+  ASSERT_EQ(second.status, 0) << second.out;
+  summary = summary_of(second.out);
+  EXPECT_EQ(summary["rejected"], 300) << summary.dump();
+  EXPECT_EQ(summary["dead_letters_dropped"], 300) << summary.dump();
+  EXPECT_EQ(std::filesystem::file_size(dlq), size);
+
+  // 0: no cap.
+  auto unlimited = test::run_command(fmt::format(
+      "{} ingest -q --no-resume --db {} --dlq {} --dlq-max-bytes 0 {}", test::tablepulse_binary(),
+      dir.str() + "/db", dlq, input));
+  ASSERT_EQ(unlimited.status, 0) << unlimited.out;
+  summary = summary_of(unlimited.out);
+  EXPECT_EQ(summary["dead_letters_dropped"], 0) << summary.dump();
+  EXPECT_EQ(dead_letters(dlq).size(), written + 300);
+}
+
+// The ingest-time test is the TTL's own rule: a row expires once toDateTime(ts) + N days, in
+// whole seconds, is at or before the current second.
+TEST(Retention, ExpiryIsTheTtlRuleToTheSecond) {
+  constexpr int64_t kDay = 86'400'000;
+  const int64_t ts = 1'795'518'000'123;  // 2026-11-24T11:00:00.123Z
+  EXPECT_FALSE(clickhouse::expired_by_ttl(ts, 400, ts + 400 * kDay - 124));  // second before
+  EXPECT_TRUE(clickhouse::expired_by_ttl(ts, 400, ts - 123 + 400 * kDay));   // that second
+  EXPECT_TRUE(clickhouse::expired_by_ttl(ts, 400, ts + 401 * kDay));
+  EXPECT_FALSE(clickhouse::expired_by_ttl(ts, 400, ts));
+  EXPECT_EQ(clickhouse::kMaxTtlDays, 2228);
+  EXPECT_TRUE(clickhouse::check_ttl_days(clickhouse::kMaxTtlDays).ok());
+  EXPECT_EQ(clickhouse::check_ttl_days(clickhouse::kMaxTtlDays + 1).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(clickhouse::check_ttl_days(0).error().code, ErrorCode::kInvalidArgument);
+}
+
+// What the engine does with the tables' TTL expression: rows past the retention go at the next
+// merge, the rest stay; and kMaxTtlDays is the longest retention that does not wrap DateTime
+// for the latest accepted event time (one day more deletes that row at once).
+TEST(EngineRetention, TheEngineDeletesWhatExpiredByTtlSays) {
+  auto client = test::embedded_client();
+  auto table = [&](const std::string& name, int days) {
+    ASSERT_TRUE(client->execute(fmt::format("DROP TABLE IF EXISTS {}", name)).ok());
+    ASSERT_TRUE(client
+                    ->execute(fmt::format(
+                        "CREATE TABLE {} (ts DateTime64(3, 'UTC')) ENGINE = MergeTree ORDER BY ts "
+                        "TTL toDateTime(ts) + INTERVAL {} DAY DELETE",
+                        name, days))
+                    .ok());
+  };
+  auto survivors = [&](const std::string& name, const std::vector<int64_t>& stamps) {
+    std::string rows;
+    for (int64_t ms : stamps) rows += fmt::format("{{\"ts\":\"{}\"}}\n", format_clickhouse_ms(ms));
+    EXPECT_TRUE(client->insert(name, "JSONEachRow", rows).ok());
+    EXPECT_TRUE(client->execute(fmt::format("OPTIMIZE TABLE {} FINAL", name)).ok());
+    auto left = client->query_json_rows(
+        fmt::format("SELECT toUnixTimestamp64Milli(ts) AS ms FROM {} ORDER BY ts", name));
+    EXPECT_TRUE(left.ok());
+    std::vector<int64_t> out;
+    for (const auto& row : left.value()) {
+      out.push_back(nlohmann::json::parse(row)["ms"].get<int64_t>());
+    }
+    return out;
+  };
+  constexpr int kDays = 30;
+  const int64_t now = now_ms();
+  const int64_t expired = now - kDays * 86'400'000LL - 20'000;  // 20 s of slack for the merge
+  const int64_t kept = now - kDays * 86'400'000LL + 20'000;
+  table("ttl_rule", kDays);
+  EXPECT_TRUE(clickhouse::expired_by_ttl(expired, kDays, now));
+  EXPECT_FALSE(clickhouse::expired_by_ttl(kept, kDays, now));
+  EXPECT_EQ(survivors("ttl_rule", {expired, kept}), std::vector<int64_t>{kept});
+
+  const int64_t latest = kMaxEventTsMs - 1;  // 2099-12-31T23:59:59.999Z
+  table("ttl_longest", clickhouse::kMaxTtlDays);
+  EXPECT_EQ(survivors("ttl_longest", {latest}), std::vector<int64_t>{latest});
+  table("ttl_wraps", clickhouse::kMaxTtlDays + 1);
+  EXPECT_EQ(survivors("ttl_wraps", {latest}), std::vector<int64_t>{});
 }
 
 // A named pipe cannot be resumed by byte offset: each run reads what the pipe delivers, with

@@ -250,6 +250,7 @@ TEST(ServerPrometheus, CountersHistogramsAndLabels) {
   stats.batches = 3;
   stats.lag_ms = 250;
   stats.rejected_by_reason["not_json"] = 1;
+  stats.dead_letters_dropped = 4;
   stats.insert_latency_buckets[10] = 2;
   stats.insert_latency_buckets[100] = 3;
   stats.insert_latency_buckets[std::numeric_limits<double>::infinity()] = 3;
@@ -265,6 +266,7 @@ TEST(ServerPrometheus, CountersHistogramsAndLabels) {
            "tablepulse_events_duplicates_total 2\n",
            "tablepulse_events_rejected_total{reason=\"not_json\"} 1\n",
            "tablepulse_batches_total 3\n",
+           "tablepulse_dead_letters_dropped_total 4\n",
            "tablepulse_insert_latency_ms_bucket{le=\"10\"} 2\n",
            "tablepulse_insert_latency_ms_bucket{le=\"+Inf\"} 3\n",
            "tablepulse_insert_latency_ms_sum 42.5\n",
