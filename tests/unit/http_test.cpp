@@ -752,7 +752,7 @@ TEST(HttpServerWire, OneCallIsOneAttemptAndThePolicyRetriesIt) {
 
 // The consumer's insert over HTTP, the server dying under every one: each failed insert is
 // sent as often as the consumer's retry policy says, not that times the HTTP client's own
-// retries (HTTP's 3 retries x the consumer's 5 before: 24 requests for one batch).
+// retries (4 client tries x 6 consumer attempts before: 24 requests for one batch).
 TEST(HttpServerWire, AFailingInsertIsSentAsOftenAsThePolicySays) {
   FakeServer server(/*hang_up=*/false, url_encoded("INSERT INTO events"));
   test::TempDir dir;
