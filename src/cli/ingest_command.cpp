@@ -2,18 +2,33 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <optional>
 
 #include <fmt/core.h>
 
 #include "cli/commands.h"
 #include "cli/connection.h"
 #include "clickhouse/schema.h"
+#include "common/time.h"
 #include "ingest/consumer.h"
 
 namespace tp::cli {
 namespace {
 
 std::atomic<ingest::Consumer*> g_running_consumer{nullptr};
+
+// --retry-for of a run that ends with its input (files, stdin): a batch job should fail within
+// minutes of an outage that does not end, and a server restart is over well within them.
+// With --follow the run never ends by itself, so it waits for as long as the database is away.
+constexpr const char* kBatchJobRetryFor = "5m";
+
+// Milliseconds of a --retry-for value: a duration ("90s", "10m"), "0" (no retries) or
+// "forever" (-1, the policy's "never give up").
+std::optional<int64_t> retry_for_ms(const std::string& text) {
+  if (text == "forever") return -1;
+  if (text == "0") return 0;
+  return parse_duration_ms(text);
+}
 
 // SIGINT/SIGTERM: commit what was read and stop (a second signal kills as usual).
 void on_stop_signal(int signal) {
@@ -30,6 +45,7 @@ void add_ingest_command(CLI::App& app) {
     bool no_resume = false;
     bool quiet = false;
     std::string default_timezone = "UTC";
+    std::string retry_for;  // empty: kBatchJobRetryFor, or forever with --follow
   };
   auto flags = std::make_shared<Flags>();
   auto& o = flags->options;
@@ -59,8 +75,17 @@ void add_ingest_command(CLI::App& app) {
   command->add_option("--max-line-bytes", o.max_line_bytes, "Longer lines are refused")
       ->capture_default_str()
       ->check(CLI::Range(64, 64 << 20));
-  command->add_option("--retries", o.insert_retries, "Retries of a failed insert")
-      ->capture_default_str();
+  command
+      ->add_option("--retry-for", flags->retry_for,
+                   fmt::format("How long to keep retrying while the database is unavailable "
+                               "(backoff 0.2 s doubling to 10 s): a duration like 90s or 10m, 0 "
+                               "(fail at once) or forever; default {}, forever with --follow",
+                               kBatchJobRetryFor))
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            return retry_for_ms(text) ? "" : "not a duration like 90s or 10m, 0 or forever";
+          },
+          "DURATION"));
   command->add_flag("--no-resume", flags->no_resume,
                     "Read files from the start instead of after their last committed batch");
   command->add_flag("-q,--quiet", flags->quiet, "No progress line on a terminal");
@@ -73,6 +98,10 @@ void add_ingest_command(CLI::App& app) {
     if (options.sources.empty()) options.sources.push_back("-");
     options.resume = !flags->no_resume;
     options.progress = !flags->quiet;
+    const std::string& retry_for =
+        !flags->retry_for.empty() ? flags->retry_for
+                                  : std::string(options.follow ? "forever" : kBatchJobRetryFor);
+    options.retry.give_up_after_ms = *retry_for_ms(retry_for);
     // Ids of one batch must all stay in memory while it is built, or two copies of one id
     // could reach the same insert block (the lookup only sees what is stored).
     if (options.dedup_memory_ids < options.batch_max_rows) {

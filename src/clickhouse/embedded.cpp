@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <mutex>
 
+#include "common/fault.h"
+
 namespace tp::clickhouse {
 namespace {
 
@@ -254,6 +256,9 @@ class EmbeddedClient final : public Client {
 
   Status insert(std::string_view table, std::string_view format, std::string_view data,
                 const InsertOptions& options) override {
+    if (fault_window("clickhouse_insert_unavailable")) {
+      return make_error(ErrorCode::kUnavailable, "injected fault clickhouse_insert_unavailable");
+    }
     // Measured (bench/ingest.sh, DESIGN.md §7): the engine parses data given inline after
     // FORMAT about five times slower than the same bytes read FROM INFILE, so a block goes
     // through a private scratch file in the data directory.

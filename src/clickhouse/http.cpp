@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
+
+#include "clickhouse/error_codes.h"
+#include "common/fault.h"
 
 // Server versions differ in what they offer over HTTP; the client works with all of them:
 // - ClickHouse 18.16 (Debian's package, used by the tests) has no X-ClickHouse-Exception-Code
@@ -31,11 +33,9 @@ namespace {
 constexpr size_t kGzipMinBytes = 4096;
 // Longest server text kept in an Error (a proxy may answer with a whole HTML page).
 constexpr size_t kMaxMessageBytes = 4096;
-// ClickHouse's codes for refused credentials: AUTHENTICATION_FAILED, UNKNOWN_USER,
-// WRONG_PASSWORD.
-constexpr int kAuthCodes[] = {516, 192, 193};
-// UNKNOWN_SETTING: what servers older than a setting answer when it is sent.
-constexpr int kUnknownSetting = 115;
+// ClickHouse's codes for refused credentials.
+constexpr int kAuthCodes[] = {error_codes::AUTHENTICATION_FAILED, error_codes::UNKNOWN_USER,
+                              error_codes::WRONG_PASSWORD};
 
 // curl_global_init is not thread-safe on every libcurl build: run it once, before any handle.
 void init_curl_once() {
@@ -120,19 +120,6 @@ struct Response {
   std::string summary;     // X-ClickHouse-Summary JSON (servers since 19.x)
 };
 
-// A transport failure and whether trying again may help or may duplicate work.
-struct Failure {
-  Error error;
-  bool retryable = false;   // transient: the server may answer a moment later
-  bool maybe_sent = false;  // the server may have received (and run) the request
-};
-
-// Which transport failures a call may retry.
-enum class RetryPolicy {
-  kConnectionFailures,  // every retryable failure: the call is idempotent
-  kBeforeSendingOnly,   // only failures where the request surely never reached the server
-};
-
 // What a successful answer holds, which decides how an exception inside it is recognised.
 enum class Answer {
   kJsonRows,   // JSONEachRow: every row line starts with '{'
@@ -167,9 +154,7 @@ class HttpClient final : public Client {
   Status execute(std::string_view sql, const QueryParams& params) override {
     UrlSettings settings;
     TP_RETURN_IF_ERROR(add_params(params, settings));
-    // Retried on connection failures like every call: statements run here (DDL, SET,
-    // migrations) are expected to be safe to run twice; one that is not needs its own guard.
-    auto response = perform(settings, sql, RetryPolicy::kConnectionFailures, Answer::kDiscarded);
+    auto response = perform(settings, sql, Answer::kDiscarded);
     if (!response.ok()) return response.error();
     return {};
   }
@@ -179,17 +164,19 @@ class HttpClient final : public Client {
     if (table.empty() || format.empty()) {
       return make_error(ErrorCode::kInvalidArgument, "insert needs a table and a format");
     }
+    if (fault_window("clickhouse_insert_unavailable")) {
+      return make_error(ErrorCode::kUnavailable, "injected fault clickhouse_insert_unavailable");
+    }
     UrlSettings settings{{"query", fmt::format("INSERT INTO {} FORMAT {}", table, format)}};
     bool with_token = !options.deduplication_token.empty() && !shared_->no_dedup_token.load();
     if (with_token)
       settings.emplace_back("insert_deduplication_token", options.deduplication_token);
-    // An insert whose answer was lost may have been stored. Retrying it is safe only because
-    // callers pass a deduplication token: the server drops a block whose token it has seen.
-    // Without one (or on a server too old for tokens) only failures before the request left
-    // are retried.
-    auto policy = with_token ? RetryPolicy::kConnectionFailures : RetryPolicy::kBeforeSendingOnly;
-    auto response = perform(settings, data, policy, Answer::kDiscarded);
-    if (!response.ok() && with_token && response.error().clickhouse_code == kUnknownSetting &&
+    // One attempt. An insert whose answer was lost may have been stored: a caller that retries
+    // it passes a deduplication token (the server drops a block whose token it has seen) or
+    // looks up what landed first, as the consumer does (clickhouse/retry.h).
+    auto response = perform(settings, data, Answer::kDiscarded);
+    if (!response.ok() && with_token &&
+        response.error().clickhouse_code == error_codes::UNKNOWN_SETTING &&
         response.error().message.find("insert_deduplication_token") != std::string::npos) {
       // Servers before 22.x reject the setting before running the insert, so sending the
       // block again without it cannot store it twice.
@@ -200,7 +187,7 @@ class HttpClient final : public Client {
             shared_->url);
       }
       settings.pop_back();
-      response = perform(settings, data, RetryPolicy::kBeforeSendingOnly, Answer::kDiscarded);
+      response = perform(settings, data, Answer::kDiscarded);
     }
     if (!response.ok()) return response.error();
     return {};
@@ -212,7 +199,7 @@ class HttpClient final : public Client {
     TP_RETURN_IF_ERROR(add_params(params, settings));
     std::string body = fmt::format("{}\nFORMAT JSONEachRow", trim_statement(sql));
     auto started = std::chrono::steady_clock::now();
-    auto response = perform(settings, body, RetryPolicy::kConnectionFailures, Answer::kJsonRows);
+    auto response = perform(settings, body, Answer::kJsonRows);
     if (!response.ok()) return response.error();
     stats_ = QueryStats{};
     stats_.elapsed_ms =
@@ -260,10 +247,10 @@ class HttpClient final : public Client {
     return url;
   }
 
-  // Sends `body` with retries of transport failures (exponential backoff), and turns an HTTP
-  // error into an Error. Server errors are never retried: the server has judged the request.
-  Result<Response> perform(const UrlSettings& settings, std::string_view body, RetryPolicy policy,
-                           Answer answer) {
+  // Sends `body` once and turns an HTTP error into an Error. Nothing is retried here: the
+  // caller that owns the operation retries it through the one policy (clickhouse/retry.h),
+  // so a failure is never tried (client attempts) x (caller attempts) times.
+  Result<Response> perform(const UrlSettings& settings, std::string_view body, Answer answer) {
     std::string url = build_url(settings);
     std::string compressed;
     bool gzipped = shared_->options.compress && body.size() >= kGzipMinBytes;
@@ -273,29 +260,19 @@ class HttpClient final : public Client {
       compressed = std::move(packed.value());
     }
     std::string_view payload = gzipped ? std::string_view(compressed) : body;
-    for (int attempt = 0;; ++attempt) {
-      Failure failure;
-      if (perform_once(url, payload, gzipped, failure)) {
-        if (response_.status == 200) {
-          Error in_body;
-          if (!body_has_exception(response_.body, answer, in_body)) return std::move(response_);
-          return in_body;
-        }
-        return server_error(response_);
-      }
-      bool may_retry = failure.retryable && attempt < shared_->options.retries &&
-                       (policy == RetryPolicy::kConnectionFailures || !failure.maybe_sent);
-      if (!may_retry) return failure.error;
-      long delay_ms = shared_->options.retry_backoff_ms << std::min(attempt, 20);
-      spdlog::debug("{}; retry {} of {} in {} ms", failure.error.message, attempt + 1,
-                    shared_->options.retries, delay_ms);
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    Error failure;
+    if (!perform_once(url, payload, gzipped, failure)) return failure;
+    if (response_.status == 200) {
+      Error in_body;
+      if (!body_has_exception(response_.body, answer, in_body)) return std::move(response_);
+      return in_body;
     }
+    return server_error(response_);
   }
 
   // One request on the kept-alive handle; false with `failure` filled if no HTTP answer came.
   bool perform_once(const std::string& url, std::string_view payload, bool gzipped,
-                    Failure& failure) {
+                    Error& failure) {
     response_ = Response{};
     error_buffer_[0] = '\0';
     curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
@@ -313,43 +290,39 @@ class HttpClient final : public Client {
     return false;
   }
 
-  // Maps a libcurl failure to an Error; curl's text names host and port, never credentials.
-  Failure transport_failure(CURLcode rc) const {
+  // Maps a libcurl failure to an Error whose code says whether trying again may help
+  // (clickhouse::is_transient); curl's text names host and port, never credentials.
+  Error transport_failure(CURLcode rc) const {
     std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : curl_easy_strerror(rc);
-    Failure failure;
-    failure.error.message = fmt::format("ClickHouse at {}: {}", shared_->url, trim(detail));
+    Error error{ErrorCode::kUnavailable,
+                fmt::format("ClickHouse at {}: {}", shared_->url, trim(detail)), 0};
     switch (rc) {
       case CURLE_COULDNT_RESOLVE_HOST:
       case CURLE_COULDNT_RESOLVE_PROXY:
       case CURLE_COULDNT_CONNECT:
       case CURLE_SSL_CONNECT_ERROR:  // often a reset during the handshake
-        failure.error.code = ErrorCode::kUnavailable;
-        failure.retryable = true;
-        break;
       case CURLE_SEND_ERROR:
       case CURLE_RECV_ERROR:
       case CURLE_GOT_NOTHING:
       case CURLE_PARTIAL_FILE:
-        failure.error.code = ErrorCode::kUnavailable;
-        failure.retryable = true;
-        failure.maybe_sent = true;
-        break;
+        break;  // unavailable: the server is away or restarting
       case CURLE_OPERATION_TIMEDOUT:
-        // Not retried: a slow query sent again only adds load to a busy server.
-        failure.error.code = ErrorCode::kTimeout;
-        failure.maybe_sent = true;
+        // Transient too, in the same policy: a server too busy to answer in time is away for
+        // the caller, and the caller's backoff keeps the repeats from adding much load.
+        error.code = ErrorCode::kTimeout;
         break;
       case CURLE_PEER_FAILED_VERIFICATION:
       case CURLE_SSL_CACERT_BADFILE:
       case CURLE_SSL_CERTPROBLEM:
-        failure.error.code = ErrorCode::kUnavailable;  // a TLS setup problem: retry cannot help
+        // The certificate or the CA bundle does not verify: the TLS flags (--ca-file,
+        // --insecure) are wrong for this server, and trying again cannot help.
+        error.code = ErrorCode::kInvalidArgument;
         break;
       default:
-        failure.error.code = ErrorCode::kUnavailable;
-        failure.maybe_sent = true;
+        error.code = ErrorCode::kProtocol;  // curl failed in a way no retry is known to mend
         break;
     }
-    return failure;
+    return error;
   }
 
   // An HTTP error answer as an Error: credentials refused, or ClickHouse refusing a statement.
@@ -366,7 +339,7 @@ class HttpClient final : public Client {
     } else if (error.clickhouse_code == 0 &&
                (response.status == 502 || response.status == 503 || response.status == 504)) {
       error.code = ErrorCode::kUnavailable;  // a proxy in front of the server, not ClickHouse
-    } else if (error.clickhouse_code == kUnknownSetting &&
+    } else if (error.clickhouse_code == error_codes::UNKNOWN_SETTING &&
                error.message.find("param_") != std::string::npos) {
       error.message += " (query parameters need ClickHouse 19.x or newer)";
     }
@@ -563,9 +536,6 @@ Result<std::unique_ptr<ClientFactory>> open_http(const HttpOptions& options) {
   if (shared->options.user.empty()) shared->options.user = "default";
   if (options.connect_timeout_ms <= 0 || options.request_timeout_ms <= 0) {
     return make_error(ErrorCode::kInvalidArgument, "ClickHouse timeouts must be positive");
-  }
-  if (options.retries < 0 || options.retry_backoff_ms < 0) {
-    return make_error(ErrorCode::kInvalidArgument, "retries and backoff must not be negative");
   }
   if (options.database.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "the ClickHouse database must not be empty");

@@ -18,8 +18,6 @@ struct HttpOptions {
   bool compress = true;                       // gzip request bodies and accept compressed answers
   bool verify_tls = true;                     // verify the server certificate for https://
   std::string ca_file;                        // extra CA bundle for https://, empty: system CAs
-  int retries = 3;                            // retries of connection failures (see http.cpp)
-  long retry_backoff_ms = 100;                // first retry delay, doubled per retry (tests: small)
 };
 
 // Checks the options (URL scheme, timeouts) and returns a factory of HTTP sessions.

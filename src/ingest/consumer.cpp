@@ -93,15 +93,6 @@ struct BatchResult {
   uint64_t naive_timestamps = 0;
 };
 
-// Failures worth retrying: the server is away, slow or momentarily overloaded.
-bool is_transient(const Error& error) {
-  return error.code == ErrorCode::kUnavailable || error.code == ErrorCode::kTimeout ||
-         (error.code == ErrorCode::kClickHouse &&
-          (error.clickhouse_code == 252 /* TOO_MANY_PARTS */ ||
-           error.clickhouse_code == 202 /* TOO_MANY_SIMULTANEOUS_QUERIES */ ||
-           error.clickhouse_code == 241 /* MEMORY_LIMIT_EXCEEDED */));
-}
-
 // Replaces each byte that is not part of valid UTF-8 with U+FFFD.
 std::string sanitize_utf8(std::string_view text) {
   std::string out;
@@ -323,8 +314,9 @@ class Consumer::Impl {
   // Splits the batch into rows to insert and duplicates, given what is stored.
   void classify(const Batch& batch, const StoredRows& stored,
                 std::vector<const PendingEvent*>& to_insert, BatchResult& result);
-  // Runs `attempt_once` until it succeeds, fails for good, or the retries run out (backoff
-  // doubles from --retry-backoff, capped at 10 s); only transient failures are retried.
+  // Runs `attempt_once` under the retry policy (options_.retry: transient failures only,
+  // backoff to a cap, until it gives up or stop() is called), counting the failures and the
+  // outage in progress for /metrics.
   Status with_retries(std::string_view what, const std::function<Status()>& attempt_once);
   // One insert of a block in `format`, its latency recorded for /metrics.
   Status timed_insert(clickhouse::Client& client, std::string_view table, std::string_view format,
@@ -385,7 +377,11 @@ Status Consumer::Impl::prepare() {
   auto client = factory_.connect();
   if (!client.ok()) return client.error();
   reader_client_ = std::move(client.value());
-  TP_RETURN_IF_ERROR(load_high_water_marks());
+  // A database that is away at start is waited for as during the run.
+  TP_RETURN_IF_ERROR(with_retries("reading the late-detection marks", [&] {
+    max_ts_by_restaurant_.clear();
+    return load_high_water_marks();
+  }));
   if (!options_.dead_letter_path.empty()) {
     dead_letters_ = std::fopen(options_.dead_letter_path.c_str(), "ae");
     if (dead_letters_ == nullptr) {
@@ -511,9 +507,12 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   uint64_t committed_end = 0;
   source::ResumePoint resume;
   if (resumable) {
-    auto point = resume_point(path, committed_end);
-    if (!point.ok()) return point.error();
-    resume = std::move(point.value());
+    TP_RETURN_IF_ERROR(with_retries(fmt::format("reading the checkpoint of {}", path), [&] {
+      auto point = resume_point(path, committed_end);
+      if (!point.ok()) return Status(point.error());
+      resume = std::move(point.value());
+      return Status();
+    }));
   }
   auto opened =
       source::LineReader::open(path, resume, static_cast<size_t>(options_.max_line_bytes));
@@ -727,18 +726,39 @@ void Consumer::Impl::classify(const Batch& batch, const StoredRows& stored,
 
 Status Consumer::Impl::with_retries(std::string_view what,
                                     const std::function<Status()>& attempt_once) {
-  int64_t backoff = options_.retry_backoff_ms;
-  for (int attempt = 0;; ++attempt) {
-    Status status = attempt_once();
-    if (status.ok()) return status;
+  bool retrying = false;  // this operation is counted in stats_->database_retrying
+  auto on_failure = [&](const clickhouse::RetryNotice& notice) {
     stats_->insert_failures.fetch_add(1, std::memory_order_relaxed);
-    const Error& error = status.error();
-    if (!is_transient(error) || attempt >= options_.insert_retries || stop_.load()) return status;
-    spdlog::warn("{} failed ({}), retry {}/{} in {} ms", what, error.to_string(), attempt + 1,
-                 options_.insert_retries, backoff);
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
-    backoff = std::min<int64_t>(backoff * 2, 10'000);
+    const int64_t now = now_ms();
+    std::lock_guard lock(stats_->mutex);
+    stats_->last_database_error = std::string(error_code_name(notice.error.code));
+    stats_->last_database_clickhouse_code = notice.error.clickhouse_code;
+    stats_->last_database_error_ms = now;
+    if (!notice.will_retry) return;
+    stats_->database_retries.fetch_add(1, std::memory_order_relaxed);
+    if (!retrying) {
+      retrying = true;
+      if (stats_->database_retrying++ == 0) {
+        stats_->database_failing_since_ms = now - notice.failing_for_ms;
+      }
+    }
+    spdlog::warn("{} failed ({}), retry {} in {} ms (failing for {:.1f} s)", what,
+                 notice.error.to_string(), notice.attempt, notice.wait_ms,
+                 static_cast<double>(notice.failing_for_ms) / 1000.0);
+  };
+  Status status = clickhouse::retry(options_.retry, attempt_once, &stop_, on_failure);
+  if (retrying) {
+    std::lock_guard lock(stats_->mutex);
+    if (--stats_->database_retrying == 0) stats_->database_failing_since_ms = 0;
   }
+  if (!status.ok() && stop_.load() && clickhouse::is_transient(status.error())) {
+    Error stopped = status.error();
+    stopped.message = fmt::format("{}: stopped while waiting for the database (not committed; the "
+                                  "next run reads it again): {}",
+                                  what, stopped.message);
+    return stopped;
+  }
+  return status;
 }
 
 Status Consumer::Impl::timed_insert(clickhouse::Client& client, std::string_view table,

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "clickhouse/client.h"
+#include "clickhouse/retry.h"
 #include "common/result.h"
 #include "common/time.h"
 #include "ingest/stats.h"
@@ -33,8 +34,10 @@ struct IngestOptions {
                                       // found in the database by the batch lookup)
   int64_t dedup_lookback_ms = 6 * 3600 * 1000LL;  // how far from a batch's event times the
                                                   // database lookup searches for earlier copies
-  int insert_retries = 5;             // attempts after the first failed insert
-  int64_t retry_backoff_ms = 200;     // first backoff, doubled each retry (capped at 10 s)
+  clickhouse::RetryPolicy retry;      // transient database failures: backoff 0.2 s doubling
+                                      // to 10 s, for as long as the database is away (serve,
+                                      // ingest --follow); `ingest` of files and stdin gives up
+                                      // after 5 min (--retry-for)
   bool resume = true;                 // files: continue after the last committed batch
   bool progress = false;              // print a progress line to stderr every second
   int64_t max_line_bytes = 1 << 20;   // longer lines are refused (line_too_long)
@@ -71,7 +74,8 @@ class Consumer {
   ~Consumer();
 
   // Processes every source in turn; fails only when the input could not be processed
-  // (unreadable file, database unreachable after retries).
+  // (unreadable file, a permanent database error, the database still unavailable when the
+  // retry policy gives up or when stop() is called).
   Result<IngestSummary> run();
 
   // Asks run() to commit what it has and return; safe from any thread or a signal handler.

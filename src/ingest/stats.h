@@ -21,7 +21,8 @@ struct IngestStats {
   std::atomic<uint64_t> late_events{0};  // per the spec's 60 s rule
   std::atomic<uint64_t> naive_timestamps{0};  // stored events whose timestamp named no zone
   std::atomic<uint64_t> batches{0};     // committed batches
-  std::atomic<uint64_t> insert_failures{0};  // failed insert attempts (each retried)
+  std::atomic<uint64_t> insert_failures{0};  // failed database attempts of the consumer
+  std::atomic<uint64_t> database_retries{0};  // … of them, those tried again (transient)
   std::atomic<int64_t> last_commit_ms{0};    // wall clock of the last committed batch
   std::atomic<int64_t> last_read_ms{0};      // wall clock of the last line read
   std::atomic<int64_t> lag_ms{0};  // read-to-commit delay of the last batch's oldest line
@@ -33,6 +34,12 @@ struct IngestStats {
   std::map<double, uint64_t> insert_latency_buckets;  // upper bound (ms) -> count (cumulative)
   double insert_latency_sum_ms = 0;
   uint64_t insert_latency_count = 0;
+  // The database outage the consumer is riding out, and its last failure; guarded by mutex.
+  int database_retrying = 0;              // operations waiting to try the database again
+  int64_t database_failing_since_ms = 0;  // wall clock of the outage's first failure; 0: none
+  std::string last_database_error;        // code name of the last failed attempt ("unavailable")
+  int last_database_clickhouse_code = 0;  // its ClickHouse code, 0 if none
+  int64_t last_database_error_ms = 0;     // when it failed (wall clock); 0: no failure yet
   mutable std::mutex mutex;
 };
 

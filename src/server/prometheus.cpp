@@ -131,14 +131,28 @@ std::string render_prometheus(const ingest::IngestStats& stats, const QueryLaten
           "Refused lines not written to the dead-letter file: it was at --dlq-max-bytes.",
           stats.dead_letters_dropped.load());
   counter("tablepulse_batches_total", "Batches committed.", stats.batches.load());
-  counter("tablepulse_insert_failures_total", "Failed insert attempts (each retried).",
+  counter("tablepulse_insert_failures_total",
+          "Failed database attempts of the consumer (inserts, match steps, checkpoints), "
+          "permanent failures included.",
           stats.insert_failures.load());
+  counter("tablepulse_database_retries_total",
+          "Failed database attempts the consumer tried again (transient failures).",
+          stats.database_retries.load());
 
   std::map<std::string, uint64_t> reasons;
   LatencyHistogram::Snapshot inserts;
+  int retrying = 0;
+  int64_t failing_since_ms = 0, last_error_ms = 0;
+  std::string last_error;
+  int last_clickhouse_code = 0;
   {
     std::lock_guard lock(stats.mutex);
     reasons = stats.rejected_by_reason;
+    retrying = stats.database_retrying;
+    failing_since_ms = stats.database_failing_since_ms;
+    last_error = stats.last_database_error;
+    last_clickhouse_code = stats.last_database_clickhouse_code;
+    last_error_ms = stats.last_database_error_ms;
     for (const auto& [bound, count] : stats.insert_latency_buckets) {
       if (!std::isinf(bound)) inserts.buckets.emplace_back(bound, count);
     }
@@ -169,6 +183,22 @@ std::string render_prometheus(const ingest::IngestStats& stats, const QueryLaten
   gauge("tablepulse_last_commit_timestamp_seconds",
         "Wall-clock time of the last committed batch (0: none yet).",
         static_cast<double>(last_commit) / 1000.0);
+  gauge("tablepulse_database_retrying",
+        "Consumer operations waiting to try the database again (0: the database answers).",
+        retrying);
+  gauge("tablepulse_database_unavailable_since_timestamp_seconds",
+        "Wall-clock time of the first failure of the outage the consumer is riding out (0: none).",
+        static_cast<double>(failing_since_ms) / 1000.0);
+  header(out, "tablepulse_database_last_error_timestamp_seconds", "gauge",
+         "Wall-clock time of the consumer's last failed database attempt, by its error code and "
+         "ClickHouse code (absent: no failure yet).");
+  if (last_error_ms != 0) {
+    out += fmt::format(
+        "tablepulse_database_last_error_timestamp_seconds{{code=\"{}\",clickhouse_code=\"{}\"}} "
+        "{}\n",
+        escape_label_value(last_error), last_clickhouse_code,
+        number(static_cast<double>(last_error_ms) / 1000.0));
+  }
 
   header(out, "tablepulse_query_latency_ms", "histogram",
          "Time the server spent answering a metric query, by endpoint, in milliseconds.");

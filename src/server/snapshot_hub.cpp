@@ -115,9 +115,11 @@ std::string SnapshotHub::ingest_error() {
 json SnapshotHub::ingest_json() {
   const auto& s = *stats_;
   json reasons = json::object();
+  int64_t failing_since = 0;
   {
     std::lock_guard lock(s.mutex);
     for (const auto& [reason, count] : s.rejected_by_reason) reasons[reason] = count;
+    failing_since = s.database_failing_since_ms;
   }
   double rate = 0;
   std::string error;
@@ -141,6 +143,10 @@ json SnapshotHub::ingest_json() {
       {"lag_ms", s.lag_ms.load()},
       {"last_commit_at", last_commit > 0 ? json(format_iso_ms(last_commit)) : json(nullptr)},
       {"error", error.empty() ? json(nullptr) : json(error)},
+      // The database outage the consumer is waiting out (null: none), and its retries so far.
+      {"database_unavailable_since",
+       failing_since > 0 ? json(format_iso_ms(failing_since)) : json(nullptr)},
+      {"database_retries", s.database_retries.load()},
   };
 }
 

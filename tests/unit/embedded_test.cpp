@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "clickhouse/error_codes.h"
 #include "clickhouse/schema.h"
 #include "test_support.h"
 
@@ -28,10 +29,10 @@ TEST(EngineEmbedded, ReportsClickHouseErrorCodes) {
   auto rows = client->query_json_rows("SELECT * FROM no_such_table");
   ASSERT_FALSE(rows.ok());
   EXPECT_EQ(rows.error().code, ErrorCode::kClickHouse);
-  EXPECT_EQ(rows.error().clickhouse_code, 60);  // UNKNOWN_TABLE
+  EXPECT_EQ(rows.error().clickhouse_code, clickhouse::error_codes::UNKNOWN_TABLE);
   auto status = client->execute("SELEC 1");
   ASSERT_FALSE(status.ok());
-  EXPECT_EQ(status.error().clickhouse_code, 62);  // SYNTAX_ERROR
+  EXPECT_EQ(status.error().clickhouse_code, clickhouse::error_codes::SYNTAX_ERROR);
 }
 
 TEST(EngineEmbedded, QueryParametersAreTyped) {

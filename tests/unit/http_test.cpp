@@ -15,17 +15,22 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "clickhouse/error_codes.h"
+#include "clickhouse/retry.h"
+#include "ingest/consumer.h"
 #include "test_support.h"
 
 namespace tp {
 namespace {
 
 using nlohmann::json;
+namespace codes = clickhouse::error_codes;
 constexpr const char* kPassword = "tp-secret";
 
 // A free loopback port: bind port 0, read the port back, release it.
@@ -139,13 +144,11 @@ class TestServer {
   bool running_ = false;
 };
 
-// Options for the test server: small backoff and timeouts so failure tests stay quick.
+// Options for the test server: short timeouts so failure tests stay quick.
 clickhouse::HttpOptions test_options(const std::string& url) {
   clickhouse::HttpOptions options;
   options.url = url;
   options.password = kPassword;
-  options.retries = 2;
-  options.retry_backoff_ms = 20;
   options.connect_timeout_ms = 2000;
   options.request_timeout_ms = 60000;
   return options;
@@ -250,11 +253,11 @@ TEST_F(HttpServerTest, UnknownTableIsClickHouseError60) {
   auto rows = ch->query_json_rows("SELECT * FROM no_such_table");
   ASSERT_FALSE(rows.ok());
   EXPECT_EQ(rows.error().code, ErrorCode::kClickHouse);
-  EXPECT_EQ(rows.error().clickhouse_code, 60);  // UNKNOWN_TABLE
+  EXPECT_EQ(rows.error().clickhouse_code, codes::UNKNOWN_TABLE);
   auto status = ch->insert("no_such_table", "JSONEachRow", "{\"id\":1}\n");
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code, ErrorCode::kClickHouse);
-  EXPECT_EQ(status.error().clickhouse_code, 60);
+  EXPECT_EQ(status.error().clickhouse_code, codes::UNKNOWN_TABLE);
 }
 
 TEST_F(HttpServerTest, SyntaxErrorIs62) {
@@ -262,7 +265,7 @@ TEST_F(HttpServerTest, SyntaxErrorIs62) {
   auto status = ch->execute("SELEC 1");
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code, ErrorCode::kClickHouse);
-  EXPECT_EQ(status.error().clickhouse_code, 62);  // SYNTAX_ERROR
+  EXPECT_EQ(status.error().clickhouse_code, codes::SYNTAX_ERROR);
   // The same client goes on working after an error.
   EXPECT_TRUE(ch->query_json_rows("SELECT 1 AS one").ok());
   EXPECT_TRUE(ch->execute("SELECT 1").ok());  // output of execute() is discarded
@@ -270,7 +273,7 @@ TEST_F(HttpServerTest, SyntaxErrorIs62) {
       "SELECT throwIf(number = 50000) FROM system.numbers LIMIT 100000 "
       "SETTINGS max_block_size = 1000");
   ASSERT_FALSE(late.ok());
-  EXPECT_EQ(late.error().clickhouse_code, 395);
+  EXPECT_EQ(late.error().clickhouse_code, codes::FUNCTION_THROW_IF_VALUE_IS_NON_ZERO);
 }
 
 TEST_F(HttpServerTest, ErrorAfterTheFirstRowsIsReported) {
@@ -281,7 +284,7 @@ TEST_F(HttpServerTest, ErrorAfterTheFirstRowsIsReported) {
       "SETTINGS max_block_size = 1000");
   ASSERT_FALSE(rows.ok());
   EXPECT_EQ(rows.error().code, ErrorCode::kClickHouse);
-  EXPECT_EQ(rows.error().clickhouse_code, 395);  // FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
+  EXPECT_EQ(rows.error().clickhouse_code, codes::FUNCTION_THROW_IF_VALUE_IS_NON_ZERO);
 }
 
 TEST_F(HttpServerTest, WrongPasswordOrUserIsAuthError) {
@@ -291,7 +294,7 @@ TEST_F(HttpServerTest, WrongPasswordOrUserIsAuthError) {
   auto rows = ch->query_json_rows("SELECT 1 AS one");
   ASSERT_FALSE(rows.ok());
   EXPECT_EQ(rows.error().code, ErrorCode::kAuth);
-  EXPECT_EQ(rows.error().clickhouse_code, 193);  // WRONG_PASSWORD
+  EXPECT_EQ(rows.error().clickhouse_code, codes::WRONG_PASSWORD);
   EXPECT_EQ(rows.error().message.find("not-the-password"), std::string::npos);
 
   options.user = "nobody";
@@ -299,10 +302,11 @@ TEST_F(HttpServerTest, WrongPasswordOrUserIsAuthError) {
   auto status = other->execute("SELECT 1");
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code, ErrorCode::kAuth);
-  EXPECT_EQ(status.error().clickhouse_code, 192);  // UNKNOWN_USER
+  EXPECT_EQ(status.error().clickhouse_code, codes::UNKNOWN_USER);
 }
 
-TEST_F(HttpServerTest, StoppedServerIsUnavailableAfterQuickRetries) {
+// One attempt, no retries inside the client: the caller's policy decides (clickhouse/retry.h).
+TEST_F(HttpServerTest, StoppedServerIsUnavailableAtOnce) {
   auto ch = client();
   ASSERT_TRUE(ch->query_json_rows("SELECT 1 AS one").ok());  // a kept-alive connection
   server_.stop();
@@ -311,8 +315,7 @@ TEST_F(HttpServerTest, StoppedServerIsUnavailableAfterQuickRetries) {
   double elapsed = ms_since(started);
   ASSERT_FALSE(rows.ok());
   EXPECT_EQ(rows.error().code, ErrorCode::kUnavailable);
-  EXPECT_GE(elapsed, 20 + 40);  // two retries with backoff 20 ms, 40 ms
-  EXPECT_LT(elapsed, 3000);
+  EXPECT_LT(elapsed, 1000);
   auto status = ch->insert("t", "JSONEachRow", "{}\n", {"token"});
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code, ErrorCode::kUnavailable);
@@ -433,7 +436,7 @@ TEST_F(HttpServerTest, QueryParametersWhereTheServerSupportsThem) {
   if (major < 19) {
     ASSERT_FALSE(rows.ok());
     EXPECT_EQ(rows.error().code, ErrorCode::kClickHouse);
-    EXPECT_EQ(rows.error().clickhouse_code, 115);
+    EXPECT_EQ(rows.error().clickhouse_code, codes::UNKNOWN_SETTING);
     fmt::print("[ note     ] ClickHouse {} has no query parameters: round trip not tested\n",
                major);
     return;
@@ -478,10 +481,14 @@ struct CannedResponse {
 
 // A minimal HTTP/1.1 server on a free loopback port: records requests and answers each with
 // the next canned response (default 200, empty). In hang-up mode it closes every connection
-// as soon as it is accepted.
+// as soon as it is accepted; with `hang_up_on`, it records a request whose target contains that
+// text and closes its connection without an answer (the server died while it ran), and closes
+// every connection after one answer (libcurl resends a request once by itself when a reused
+// connection dies before answering, which would blur the counts).
 class FakeServer {
  public:
-  explicit FakeServer(bool hang_up = false) : hang_up_(hang_up) {
+  explicit FakeServer(bool hang_up = false, std::string hang_up_on = "")
+      : hang_up_(hang_up), hang_up_on_(std::move(hang_up_on)) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -571,16 +578,20 @@ class FakeServer {
       CannedResponse response;
       {
         std::lock_guard lock(mutex_);
+        bool hang_up = !hang_up_on_.empty() && request.target.find(hang_up_on_) != std::string::npos;
         seen_.push_back(std::move(request));
+        if (hang_up) return;
         if (!canned_.empty()) {
           response = std::move(canned_.front());
           canned_.pop_front();
         }
       }
+      if (!hang_up_on_.empty()) response.headers += "Connection: close\r\n";
       std::string out =
           fmt::format("HTTP/1.1 {} X\r\nContent-Length: {}\r\n{}\r\n{}", response.status,
                       response.body.size(), response.headers, response.body);
       if (::send(connection, out.data(), out.size(), MSG_NOSIGNAL) < 0) return;
+      if (!hang_up_on_.empty()) return;
     }
   }
 
@@ -600,6 +611,7 @@ class FakeServer {
   }
 
   bool hang_up_;
+  std::string hang_up_on_;
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
@@ -683,11 +695,11 @@ TEST(HttpServerWire, ReadsModernErrorAndSummaryHeaders) {
   auto unknown = ch->query_json_rows("SELECT * FROM x");
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, ErrorCode::kClickHouse);
-  EXPECT_EQ(unknown.error().clickhouse_code, 60);
+  EXPECT_EQ(unknown.error().clickhouse_code, codes::UNKNOWN_TABLE);
   auto auth = ch->execute("SELECT 1");
   ASSERT_FALSE(auth.ok());
   EXPECT_EQ(auth.error().code, ErrorCode::kAuth);
-  EXPECT_EQ(auth.error().clickhouse_code, 516);
+  EXPECT_EQ(auth.error().clickhouse_code, codes::AUTHENTICATION_FAILED);
   auto rows = ch->query_json_rows("SELECT n FROM t");
   ASSERT_TRUE(rows.ok()) << rows.error().to_string();
   EXPECT_EQ(rows->size(), 2u);
@@ -711,29 +723,62 @@ TEST(HttpServerWire, MidStreamJsonExceptionIsAnError) {
   auto ch = connect(test_options(server.url()));
   auto rows = ch->query_json_rows("SELECT x FROM t");
   ASSERT_FALSE(rows.ok());
-  EXPECT_EQ(rows.error().clickhouse_code, 395);
+  EXPECT_EQ(rows.error().clickhouse_code, codes::FUNCTION_THROW_IF_VALUE_IS_NON_ZERO);
 }
 
-TEST(HttpServerWire, RetriesConnectionFailuresWithBackoff) {
+// Each call is one attempt, whatever failed; retrying is the caller's, through the policy.
+TEST(HttpServerWire, OneCallIsOneAttemptAndThePolicyRetriesIt) {
   FakeServer server(/*hang_up=*/true);
-  auto options = test_options(server.url());
-  options.retries = 3;
-  options.retry_backoff_ms = 20;
-  auto ch = connect(options);
-  auto started = std::chrono::steady_clock::now();
+  auto ch = connect(test_options(server.url()));
   auto rows = ch->query_json_rows("SELECT 1");
-  double elapsed = ms_since(started);
   ASSERT_FALSE(rows.ok());
   EXPECT_EQ(rows.error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(server.accepted(), 4);  // the first try and three retries
-  EXPECT_GE(elapsed, 20 + 40 + 80);
-  // An insert with a token is retried; without one, a request that may have arrived is not.
+  EXPECT_EQ(server.accepted(), 1);
   EXPECT_FALSE(ch->insert("t", "JSONEachRow", "{}\n", {"token"}).ok());
-  EXPECT_EQ(server.accepted(), 8);
-  auto untokened = ch->insert("t", "JSONEachRow", "{}\n");
-  ASSERT_FALSE(untokened.ok());
-  EXPECT_EQ(untokened.error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(server.accepted(), 9);
+  EXPECT_EQ(server.accepted(), 2);
+
+  clickhouse::RetryPolicy policy;
+  policy.first_backoff_ms = 20;
+  policy.jitter = 0;
+  policy.max_attempts = 4;
+  auto started = std::chrono::steady_clock::now();
+  Status status = clickhouse::retry(policy, [&] { return ch->execute("SELECT 1"); });
+  double elapsed = ms_since(started);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(server.accepted(), 2 + 4);  // exactly the policy's four attempts
+  EXPECT_GE(elapsed, 20 + 40 + 80);
+}
+
+// The consumer's insert over HTTP, the server dying under every one: each failed insert is
+// sent as often as the consumer's retry policy says, not that times the HTTP client's own
+// retries (4 client tries x 6 consumer attempts before: 24 requests for one batch).
+TEST(HttpServerWire, AFailingInsertIsSentAsOftenAsThePolicySays) {
+  FakeServer server(/*hang_up=*/false, url_encoded("INSERT INTO events"));
+  test::TempDir dir;
+  const std::string input = dir.str() + "/events.jsonl";
+  {
+    std::ofstream out(input);
+    out << R"({"event_id":"00000000-0000-4000-8000-000000000001","event_type":"table_seated",)"
+           R"("timestamp":"2026-11-24T18:00:00Z","restaurant_id":"r-1","restaurant_name":"One",)"
+           R"("table_id":"T1","party_size":2,"server_id":"s"})"
+        << "\n";
+  }
+  auto factory = clickhouse::open_http(test_options(server.url()));
+  ASSERT_TRUE(factory.ok()) << factory.error().to_string();
+  ingest::IngestOptions options;
+  options.sources = {input};
+  options.retry.max_attempts = 3;
+  options.retry.first_backoff_ms = 10;
+  ingest::Consumer consumer(*factory.value(), options);
+  auto run = consumer.run();
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.error().code, ErrorCode::kUnavailable);
+  int inserts = 0;
+  for (const auto& request : server.requests()) {
+    inserts += request.target.find(url_encoded("INSERT INTO events")) != std::string::npos;
+  }
+  EXPECT_EQ(inserts, 3);
 }
 
 TEST(HttpServerWire, OldServerWithoutDeduplicationTokenFallsBack) {

@@ -1,0 +1,176 @@
+// A database that goes away while `tablepulse ingest` runs (the hardening issue's "one retry
+// policy"): the consumer waits it out with backoff and stores exactly what a clean run stores;
+// a stop while it waits ends the run at once and commits nothing half. The outage is injected
+// (TABLEPULSE_FAULTS=clickhouse_insert_unavailable=SKIP:Ns): every insert of the client fails as
+// unavailable for N seconds after the first SKIP.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "test_support.h"
+
+namespace tp {
+namespace {
+
+using nlohmann::json;
+
+const std::string kInput = TABLEPULSE_SOURCE_DIR "/data/sample_events.jsonl";  // 4940 lines
+
+// The summary JSON that `ingest` prints as its last stdout line.
+json summary_of(const std::string& out) {
+  size_t at = out.rfind("\n{");
+  return json::parse(at == std::string::npos ? out : out.substr(at + 1), nullptr, false);
+}
+
+// What a database holds, in numbers that any lost or doubled event would change (read by a
+// tablepulse process: this test process may open only one engine, and it needs several).
+json stored(const std::string& db) {
+  auto result = test::run_command(fmt::format(
+      "{} sql --rows --db {} "
+      "\"SELECT count() AS rows, uniqExact(event_id) AS ids, "
+      "sum(cityHash64(toString(event_id), content_hash)) AS hash FROM events FINAL\" "
+      "\"SELECT count() AS rows FROM order_items FINAL\" "
+      "\"SELECT sum(lines) AS lines, sum(inserted) AS inserted, sum(duplicates) AS duplicates, "
+      "sum(rejected) AS rejected FROM ingest_batches FINAL\"",
+      test::tablepulse_binary(), db));
+  EXPECT_EQ(result.status, 0) << result.out;
+  json rows = json::array();
+  std::istringstream lines(result.out);
+  for (std::string line; std::getline(lines, line);) rows.push_back(json::parse(line));
+  return rows;
+}
+
+// The summary without what differs between two runs of the same input (time, batches).
+json comparable(json summary) {
+  summary.erase("seconds");
+  return summary;
+}
+
+// `ingest` of the sample day in batches of 1000 events (five batches).
+std::string ingest_command(const std::string& db, const std::string& faults,
+                           const std::string& flags = "") {
+  return fmt::format("{}{} ingest -q --db {} --batch-rows 1000 {} {}",
+                     faults.empty() ? "" : "env TABLEPULSE_FAULTS=" + faults + " ",
+                     test::tablepulse_binary(), db, flags, kInput);
+}
+
+// Ten seconds without the database, after the first two inserts: the old consumer (five
+// retries, about 6 s of backoff in all) failed the run with `unavailable`.
+TEST(EngineOutage, TenSecondsWithoutTheDatabaseLoseAndDoubleNothing) {
+  test::TempDir dir;
+  auto clean = test::run_command(ingest_command(dir.str() + "/clean", ""));
+  ASSERT_EQ(clean.status, 0) << clean.out;
+  auto started = std::chrono::steady_clock::now();
+  auto outage = test::run_command(
+      ingest_command(dir.str() + "/outage", "clickhouse_insert_unavailable=2:10s"));
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(outage.status, 0) << outage.out;
+  EXPECT_GE(seconds, 10) << "the outage did not happen";
+  EXPECT_EQ(comparable(summary_of(outage.out)), comparable(summary_of(clean.out)));
+  json expected = stored(dir.str() + "/clean");
+  json actual = stored(dir.str() + "/outage");
+  EXPECT_EQ(actual, expected);
+  ASSERT_EQ(actual.size(), 3u);
+  EXPECT_EQ(actual[0]["rows"], actual[0]["ids"]);  // nothing stored twice
+  EXPECT_EQ(actual[0]["rows"], 4831);              // the sample's distinct valid events
+}
+
+// A command started through `sh -c 'echo $$; exec …'`: its pid, and its stdout to read on.
+struct Started {
+  FILE* out = nullptr;
+  int pid = 0;
+};
+
+Started start(const std::string& command) {
+  Started started;
+  started.out = popen(fmt::format("sh -c 'echo $$; exec {}'", command).c_str(), "r");
+  if (started.out == nullptr) return started;
+  char line[64];
+  if (fgets(line, sizeof line, started.out) != nullptr) started.pid = std::atoi(line);
+  return started;
+}
+
+// stop() (here SIGTERM) while the consumer waits for the database ends the run at once, with
+// `unavailable`, and commits nothing half: the next run stores exactly what a clean run stores.
+TEST(EngineOutage, AStopWhileWaitingEndsTheRunAndCommitsNothingHalf) {
+  test::TempDir dir;
+  auto clean = test::run_command(ingest_command(dir.str() + "/clean", ""));
+  ASSERT_EQ(clean.status, 0) << clean.out;
+  const std::string db = dir.str() + "/stopped";
+  Started run = start(ingest_command(db, "clickhouse_insert_unavailable=2:3600s",
+                                     "--retry-for forever"));
+  ASSERT_GT(run.pid, 0);
+  std::this_thread::sleep_for(std::chrono::seconds(4));  // well into the backoff
+  auto signalled = std::chrono::steady_clock::now();
+  ::kill(run.pid, SIGTERM);
+  int status = pclose(run.out);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  EXPECT_EQ(WEXITSTATUS(status), 7);  // unavailable: the input was not all committed
+  EXPECT_LT(seconds, 3) << "the stop waited for the backoff";
+
+  auto resumed = test::run_command(ingest_command(db, ""));
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  json expected = stored(dir.str() + "/clean");
+  EXPECT_EQ(stored(db), expected);
+}
+
+// The value of an unlabelled sample `name` in a /metrics text; -1 if it is absent.
+double sample(const std::string& text, const std::string& name) {
+  size_t at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::atof(text.c_str() + at + name.size() + 2);
+}
+
+// /metrics shows the outage while it lasts (operations retrying, since when, the last error)
+// and its end; serve's consumer waits for as long as the database is away.
+TEST(EngineOutage, MetricsShowTheOutageWhileItLasts) {
+  test::TempDir dir;
+  Started serve = start(fmt::format(
+      "env -u TABLEPULSE_TOKEN TABLEPULSE_FAULTS=clickhouse_insert_unavailable=1:6s {} serve "
+      "--db {} --listen 127.0.0.1:0 --source {} 2>/dev/null",
+      test::tablepulse_binary(), dir.str() + "/db", kInput));
+  ASSERT_GT(serve.pid, 0);
+  char line[512];
+  ASSERT_NE(fgets(line, sizeof line, serve.out), nullptr);  // "TablePulse serving on http://…/"
+  std::string url(line);
+  httplib::Client client("127.0.0.1", std::atoi(url.c_str() + url.rfind(':') + 1));
+  auto metrics = [&] {
+    auto res = client.Get("/metrics");
+    return res && res->status == 200 ? res->body : std::string();
+  };
+  std::string during;
+  for (int i = 0; i < 100 && sample(during, "tablepulse_database_retrying") <= 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    during = metrics();
+  }
+  EXPECT_GT(sample(during, "tablepulse_database_retrying"), 0) << during;
+  double since = sample(during, "tablepulse_database_unavailable_since_timestamp_seconds");
+  EXPECT_GT(since, 1.7e9) << during;  // a wall-clock time
+  EXPECT_NE(during.find("tablepulse_database_last_error_timestamp_seconds{code=\"unavailable\","
+                        "clickhouse_code=\"0\"}"),
+            std::string::npos)
+      << during;
+
+  std::string after;
+  for (int i = 0; i < 300 && sample(after, "tablepulse_events_inserted_total") < 4831; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    after = metrics();
+  }
+  EXPECT_EQ(sample(after, "tablepulse_events_inserted_total"), 4831) << after;
+  EXPECT_EQ(sample(after, "tablepulse_database_retrying"), 0) << after;
+  EXPECT_EQ(sample(after, "tablepulse_database_unavailable_since_timestamp_seconds"), 0);
+  EXPECT_GT(sample(after, "tablepulse_database_retries_total"), 0);
+  ::kill(serve.pid, SIGTERM);
+  EXPECT_EQ(WEXITSTATUS(pclose(serve.out)), 0);
+}
+
+}  // namespace
+}  // namespace tp
