@@ -127,6 +127,7 @@ class Server::Impl {
         stats_(stats ? std::move(stats) : std::make_shared<ingest::IngestStats>()),
         options_(std::move(options)),
         hub_(factory, std::move(backend), stats_, latencies_, options_.timing) {
+    hub_.set_broken_parts(options_.broken_parts);
     // A page that goes away mid-write must cost an error code, not the process.
     std::signal(SIGPIPE, SIG_IGN);
     int threads = std::max(4, options_.worker_threads);
@@ -298,7 +299,8 @@ class Server::Impl {
     http_.Get("/healthz", guarded([this](const auto& req, auto& res) { healthz(req, res); }));
     http_.Get("/metrics", guarded([this](const httplib::Request&, httplib::Response& res) {
                 res.set_header("Cache-Control", "no-store");
-                res.set_content(render_prometheus(*stats_, latencies_, hub_.subscriber_count()),
+                res.set_content(render_prometheus(*stats_, latencies_, hub_.subscriber_count(),
+                                                  options_.broken_parts.size()),
                                 "text/plain; version=0.0.4; charset=utf-8");
               }));
     http_.Get("/api/v1/restaurants",
@@ -356,6 +358,21 @@ class Server::Impl {
                       kJson);
       return;
     }
+    // Parts the engine could not read are missing from every answer, and a part that does not
+    // read back fails the queries that touch it: still served (a load balancer keeps routing
+    // here, 200: the rest of the data answers), but said.
+    auto data_error = hub_.data_error();
+    if (!options_.broken_parts.empty() || data_error) {
+      nlohmann::ordered_json body = {{"status", "degraded"},
+                                     {"broken_parts", broken_parts_json(options_.broken_parts)}};
+      if (data_error) {
+        body["error"] = {{"code", error_code_name(data_error->code)},
+                         {"message", data_error->message}};
+      }
+      res.status = 200;
+      res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), kJson);
+      return;
+    }
     res.status = 200;
     res.set_content(R"({"status":"ok"})", kJson);
   }
@@ -380,7 +397,10 @@ class Server::Impl {
     auto started = std::chrono::steady_clock::now();
     auto result = backend_.run_metric(*client.value(), request.value());
     latencies_.observe(endpoint->name, elapsed_ms(started));
-    if (!result.ok()) return send_error(res, result.error());
+    if (!result.ok()) {
+      hub_.note_query_error(result.error());
+      return send_error(res, result.error());
+    }
     send_json(res, result.value());
   }
 
@@ -392,7 +412,10 @@ class Server::Impl {
     auto started = std::chrono::steady_clock::now();
     auto result = backend_.list_restaurants(*client.value(), as_of.value());
     latencies_.observe("restaurants", elapsed_ms(started));
-    if (!result.ok()) return send_error(res, result.error());
+    if (!result.ok()) {
+      hub_.note_query_error(result.error());
+      return send_error(res, result.error());
+    }
     send_json(res, result.value());
   }
 

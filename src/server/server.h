@@ -4,7 +4,9 @@
 // from the resources compiled into the binary.
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "clickhouse/broken_parts.h"
 #include "clickhouse/client.h"
 #include "common/result.h"
 #include "ingest/stats.h"
@@ -21,6 +23,8 @@ struct ServerOptions {
   size_t max_stream_clients = 32;  // beyond this /api/v1/stream answers 503, keeping workers
                                    // free for the JSON API
   SnapshotTiming timing;
+  std::vector<clickhouse::BrokenPart> broken_parts;  // set aside by the engine, served anyway
+                                                     // (--allow-broken-parts): "degraded"
 };
 
 // One HTTP server; each worker thread opens its own ClickHouse session from the factory.

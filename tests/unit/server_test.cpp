@@ -258,7 +258,7 @@ TEST(ServerPrometheus, CountersHistogramsAndLabels) {
   server::QueryLatencies latencies;
   latencies.observe("revenue", 3);
   latencies.observe("revenue", 40000);
-  std::string text = server::render_prometheus(stats, latencies, 2);
+  std::string text = server::render_prometheus(stats, latencies, 2, 1);
   for (const char* line : {
            "tablepulse_events_read_total 12\n",
            "tablepulse_events_inserted_total 9\n",
@@ -276,6 +276,7 @@ TEST(ServerPrometheus, CountersHistogramsAndLabels) {
            "tablepulse_query_latency_ms_bucket{endpoint=\"revenue\",le=\"+Inf\"} 2\n",
            "tablepulse_query_latency_ms_count{endpoint=\"revenue\"} 2\n",
            "tablepulse_stream_clients 2\n",
+           "tablepulse_broken_parts 1\n",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "\nin:\n" << text;
   }
@@ -371,6 +372,33 @@ TEST(ServerHttp, HealthzFollowsTheDatabase) {
   ASSERT_TRUE(down);
   EXPECT_EQ(down->status, 503);
   EXPECT_EQ(body_of(down)["status"], "unavailable");
+}
+
+// Parts the engine set aside (serve --allow-broken-parts): still served, 200 for load
+// balancers, but "degraded" with the parts named.
+TEST(ServerHttp, HealthzSaysDegradedWithBrokenParts) {
+  FakeFactory factory;
+  FakeBackend fake;
+  server::ServerOptions options;
+  options.broken_parts = {{"events", "broken-on-start_202611_1_1_0", "broken-on-start"}};
+  RunningServer running(factory, fake.backend(), options);
+  auto client = running.client();
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(body_of(health),
+            json({{"status", "degraded"},
+                  {"broken_parts",
+                   {{{"table", "events"},
+                     {"name", "broken-on-start_202611_1_1_0"},
+                     {"reason", "broken-on-start"}}}}}));
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("\ntablepulse_broken_parts 1\n"), std::string::npos);
+  *factory.up = false;  // an unreachable database still comes first
+  auto down = client.Get("/healthz");
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->status, 503);
 }
 
 // A 401 for the page, for the header checks.
