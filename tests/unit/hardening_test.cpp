@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
 
 #include "query/table_format.h"
 #include "test_support.h"
@@ -158,6 +159,19 @@ struct ServeProcess {
   int pid = 0;
   int port = 0;
   std::string first_line;  // what it printed first ("TablePulse serving on …", or an error)
+  ServeProcess() = default;
+  ServeProcess(ServeProcess&& other) noexcept
+      : pipe(std::exchange(other.pipe, nullptr)),
+        pid(other.pid),
+        port(other.port),
+        first_line(std::move(other.first_line)) {}
+  ServeProcess(const ServeProcess&) = delete;
+  // A test that stops early (a failed ASSERT) must not leave serve running.
+  ~ServeProcess() {
+    if (pipe == nullptr) return;
+    if (pid > 0) ::kill(pid, SIGKILL);
+    pclose(pipe);
+  }
 };
 
 // Starts `tablepulse serve ARGS` (stderr to the test log) and waits for its first line.
@@ -189,6 +203,7 @@ int stop_serve(ServeProcess& serve) {
   char drain[4096];
   while (fgets(drain, sizeof drain, serve.pipe) != nullptr) serve.first_line += drain;
   int raw = pclose(serve.pipe);
+  serve.pipe = nullptr;
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
 }
 
