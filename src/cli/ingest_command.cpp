@@ -52,6 +52,7 @@ void add_ingest_command(CLI::App& app) {
   auto* command = app.add_subcommand(
       "ingest", "Read JSON-lines events from files or stdin, validate, deduplicate and store them");
   add_connection_flags(command, flags->connection);
+  add_allow_broken_parts_flag(command, flags->connection);
   command->add_option("sources", o.sources, "Files to read; - is stdin (default: stdin)");
   command->add_option("--dlq", o.dead_letter_path,
                       "Dead-letter file: refused lines with reason, detail, source and line");
@@ -114,6 +115,9 @@ void add_ingest_command(CLI::App& app) {
     options.default_zone = zone.value();
     auto factory = open_connection(flags->connection);
     if (!factory.ok()) fail(factory.error());
+    if (auto broken = check_broken_parts(*factory.value(), flags->connection); !broken.ok()) {
+      fail(broken.error());
+    }
     {
       auto client = factory.value()->connect();
       if (!client.ok()) fail(client.error());

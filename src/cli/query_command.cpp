@@ -24,6 +24,7 @@ void add_query_command(CLI::App& app) {
   auto flags = std::make_shared<Flags>();
   auto* command = app.add_subcommand("query", "Print one dashboard metric");
   add_connection_flags(command, flags->connection);
+  add_allow_broken_parts_flag(command, flags->connection);
   std::vector<std::string> names;
   for (auto metric : query::all_metrics()) names.emplace_back(query::metric_name(metric));
   command->add_option("metric", flags->metric, "Metric")->required()->check(CLI::IsMember(names));
@@ -61,6 +62,9 @@ void add_query_command(CLI::App& app) {
     if (!flags->restaurant_id.empty()) request.restaurant_id = flags->restaurant_id;
     auto factory = open_connection(flags->connection);
     if (!factory.ok()) fail(factory.error());
+    if (auto broken = check_broken_parts(*factory.value(), flags->connection); !broken.ok()) {
+      fail(broken.error());
+    }
     auto client = factory.value()->connect();
     if (!client.ok()) fail(client.error());
     auto result = query::run_metric(*client.value(), request);

@@ -58,6 +58,7 @@ void add_migrate_command(CLI::App& app) {
   auto flags = std::make_shared<Flags>();
   auto* command = app.add_subcommand("migrate", "Apply the schema migrations (idempotent)");
   add_connection_flags(command, flags->connection);
+  add_allow_broken_parts_flag(command, flags->connection);
   command->add_option("--ttl-days", flags->schema.ttl_days, kTtlDaysHelp)
       ->capture_default_str()
       ->each([flags](const std::string&) { flags->ttl_given = true; });
@@ -71,6 +72,9 @@ void add_migrate_command(CLI::App& app) {
     }
     auto factory = open_connection(flags->connection);
     if (!factory.ok()) fail(factory.error());
+    if (auto broken = check_broken_parts(*factory.value(), flags->connection); !broken.ok()) {
+      fail(broken.error());
+    }
     auto client = factory.value()->connect();
     if (!client.ok()) fail(client.error());
     auto report = migrate_and_backfill(*client.value(), flags->schema, flags->to_version);
@@ -124,6 +128,7 @@ void add_rematch_command(CLI::App& app) {
       "Rebuild the matches wait-times and turnover read, from the stored events (for events "
       "inserted without `tablepulse ingest`)");
   add_connection_flags(command, flags->connection);
+  add_allow_broken_parts_flag(command, flags->connection);
   command->add_option("--from", flags->from, "First event time (RFC 3339); default: all history");
   command->add_option("--to", flags->to, "Last event time (RFC 3339); default: all history");
   command->add_option("--chunk-events", flags->chunk_events, "Events per step (whole hours)")
@@ -142,6 +147,9 @@ void add_rematch_command(CLI::App& app) {
     auto to_ms = instant(flags->to, "--to");
     auto factory = open_connection(flags->connection);
     if (!factory.ok()) fail(factory.error());
+    if (auto broken = check_broken_parts(*factory.value(), flags->connection); !broken.ok()) {
+      fail(broken.error());
+    }
     auto client = factory.value()->connect();
     if (!client.ok()) fail(client.error());
     auto report = clickhouse::migrate(*client.value(), {});

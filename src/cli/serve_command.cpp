@@ -87,6 +87,8 @@ void serve(const ServeFlags& flags) {
   if (!zone.ok()) fail(zone.error());
   auto factory = open_connection(flags.connection);
   if (!factory.ok()) fail(factory.error());
+  auto broken_parts = check_broken_parts(*factory.value(), flags.connection);
+  if (!broken_parts.ok()) fail(broken_parts.error());
 
   if (flags.migrate) {
     auto client = factory.value()->connect();
@@ -110,6 +112,7 @@ void serve(const ServeFlags& flags) {
   options.token = flags.token;
   options.worker_threads = flags.threads;
   options.max_stream_clients = static_cast<size_t>(std::max(1, flags.threads - 16));
+  options.broken_parts = broken_parts.value();
   server::Server http(*factory.value(), backend, stats, options);
   auto port = http.bind();
   if (!port.ok()) fail(port.error());
@@ -181,6 +184,7 @@ void add_serve_command(CLI::App& app) {
   auto* command = app.add_subcommand(
       "serve", "Serve the live dashboard and the JSON API (and ingest --source files)");
   add_connection_flags(command, flags->connection);
+  add_allow_broken_parts_flag(command, flags->connection);
   command->add_option("--listen", flags->listen, "HOST:PORT to listen on (port 0: any free)")
       ->capture_default_str();
   command->add_option("--source", flags->sources,

@@ -102,7 +102,7 @@ std::string escape_label_value(std::string_view value) {
 }
 
 std::string render_prometheus(const ingest::IngestStats& stats, const QueryLatencies& latencies,
-                              size_t stream_clients) {
+                              size_t stream_clients, size_t broken_parts) {
   std::string out;
   auto counter = [&](std::string_view name, std::string_view help, uint64_t value) {
     header(out, name, "counter", help);
@@ -209,6 +209,9 @@ std::string render_prometheus(const ingest::IngestStats& stats, const QueryLaten
 
   gauge("tablepulse_stream_clients", "Live pages connected to /api/v1/stream.",
         static_cast<double>(stream_clients));
+  gauge("tablepulse_broken_parts",
+        "Parts the engine set aside as unreadable, served without them (--allow-broken-parts).",
+        static_cast<double>(broken_parts));
   return out;
 }
 

@@ -45,9 +45,10 @@ class QueryLatencies {
 };
 
 // The whole /metrics text: the consumer's counters, its insert latency histogram and lag, the
-// server's query latency histograms and the number of live-page subscribers.
+// server's query latency histograms, the number of live-page subscribers and of the parts the
+// engine set aside as unreadable.
 std::string render_prometheus(const ingest::IngestStats& stats, const QueryLatencies& latencies,
-                              size_t stream_clients);
+                              size_t stream_clients, size_t broken_parts);
 
 // A label value escaped as the text format wants (\\, \", \n).
 std::string escape_label_value(std::string_view value);

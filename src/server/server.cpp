@@ -4,9 +4,14 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <deque>
+#include <list>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -111,6 +116,88 @@ std::string status_text(int status) {
   }
 }
 
+// httplib's pool of connection workers, elastic: `core` threads always run, and while every
+// worker is busy a connection gets a new one (up to `max`), which ends after a while idle.
+// httplib gives each connection a worker from its accept until it closes, so with a fixed pool
+// a few dozen connections that send nothing held every worker until they timed out and a
+// health check waited behind them; now they cost a thread each for request_timeout_s.
+class ElasticThreadPool final : public httplib::TaskQueue {
+ public:
+  ElasticThreadPool(size_t core, size_t max) : core_(core), max_(std::max(core, max)) {
+    std::lock_guard lock(mutex_);
+    for (size_t i = 0; i < core_; ++i) spawn();
+  }
+  ~ElasticThreadPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> job) override {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+    if (idle_ < jobs_.size() && running_ < max_) spawn();
+    wake_.notify_one();
+  }
+
+  // Runs the queued jobs, then joins every thread (their thread_local ClickHouse sessions are
+  // closed before the server that made them goes away).
+  void shutdown() override {
+    std::list<std::thread> threads;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      wake_.notify_all();
+      threads.swap(threads_);
+    }
+    for (auto& thread : threads) thread.join();
+  }
+
+ private:
+  static constexpr auto kExtraIdleLife = std::chrono::seconds(30);
+
+  // Called with mutex_ held; joins the threads that ended first.
+  void spawn() {
+    for (auto id : ended_) {
+      auto it = std::find_if(threads_.begin(), threads_.end(),
+                             [id](const std::thread& t) { return t.get_id() == id; });
+      if (it != threads_.end()) {
+        it->join();
+        threads_.erase(it);
+      }
+    }
+    ended_.clear();
+    ++running_;
+    threads_.emplace_back([this] { work(); });
+  }
+
+  void work() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      ++idle_;
+      bool woken =
+          wake_.wait_for(lock, kExtraIdleLife, [this] { return stopping_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty() && (stopping_ || (!woken && running_ > core_))) break;
+      if (jobs_.empty()) continue;
+      auto job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+    --running_;
+    ended_.push_back(std::this_thread::get_id());
+  }
+
+  const size_t core_;
+  const size_t max_;
+  std::mutex mutex_;
+  std::condition_variable wake_;  // a job arrived, or shutdown
+  std::deque<std::function<void()>> jobs_;
+  std::list<std::thread> threads_;      // started and not yet joined
+  std::vector<std::thread::id> ended_;  // threads that left work(), to join
+  size_t running_ = 0;                  // threads in work()
+  size_t idle_ = 0;                     // of which waiting for a job
+  bool stopping_ = false;
+};
+
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
       .count();
@@ -127,12 +214,14 @@ class Server::Impl {
         stats_(stats ? std::move(stats) : std::make_shared<ingest::IngestStats>()),
         options_(std::move(options)),
         hub_(factory, std::move(backend), stats_, latencies_, options_.timing) {
+    hub_.set_broken_parts(options_.broken_parts);
     // A page that goes away mid-write must cost an error code, not the process.
     std::signal(SIGPIPE, SIG_IGN);
-    int threads = std::max(4, options_.worker_threads);
-    http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http_.set_keep_alive_timeout(5);
-    http_.set_read_timeout(10);
+    const size_t core = static_cast<size_t>(std::max(4, options_.worker_threads));
+    const size_t max = static_cast<size_t>(std::max(options_.max_worker_threads, 4));
+    http_.new_task_queue = [core, max] { return new ElasticThreadPool(core, max); };
+    http_.set_keep_alive_timeout(options_.request_timeout_s);
+    http_.set_read_timeout(options_.request_timeout_s);
     http_.set_write_timeout(10);
     http_.set_payload_max_length(64 * 1024);  // nothing is uploaded; refuse big bodies early
     http_.set_default_headers(
@@ -298,7 +387,8 @@ class Server::Impl {
     http_.Get("/healthz", guarded([this](const auto& req, auto& res) { healthz(req, res); }));
     http_.Get("/metrics", guarded([this](const httplib::Request&, httplib::Response& res) {
                 res.set_header("Cache-Control", "no-store");
-                res.set_content(render_prometheus(*stats_, latencies_, hub_.subscriber_count()),
+                res.set_content(render_prometheus(*stats_, latencies_, hub_.subscriber_count(),
+                                                  options_.broken_parts.size()),
                                 "text/plain; version=0.0.4; charset=utf-8");
               }));
     http_.Get("/api/v1/restaurants",
@@ -356,6 +446,21 @@ class Server::Impl {
                       kJson);
       return;
     }
+    // Parts the engine could not read are missing from every answer, and a part that does not
+    // read back fails the queries that touch it: still served (a load balancer keeps routing
+    // here, 200: the rest of the data answers), but said.
+    auto data_error = hub_.data_error();
+    if (!options_.broken_parts.empty() || data_error) {
+      nlohmann::ordered_json body = {{"status", "degraded"},
+                                     {"broken_parts", broken_parts_json(options_.broken_parts)}};
+      if (data_error) {
+        body["error"] = {{"code", error_code_name(data_error->code)},
+                         {"message", data_error->message}};
+      }
+      res.status = 200;
+      res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), kJson);
+      return;
+    }
     res.status = 200;
     res.set_content(R"({"status":"ok"})", kJson);
   }
@@ -380,7 +485,10 @@ class Server::Impl {
     auto started = std::chrono::steady_clock::now();
     auto result = backend_.run_metric(*client.value(), request.value());
     latencies_.observe(endpoint->name, elapsed_ms(started));
-    if (!result.ok()) return send_error(res, result.error());
+    if (!result.ok()) {
+      hub_.note_query_error(result.error());
+      return send_error(res, result.error());
+    }
     send_json(res, result.value());
   }
 
@@ -392,7 +500,10 @@ class Server::Impl {
     auto started = std::chrono::steady_clock::now();
     auto result = backend_.list_restaurants(*client.value(), as_of.value());
     latencies_.observe("restaurants", elapsed_ms(started));
-    if (!result.ok()) return send_error(res, result.error());
+    if (!result.ok()) {
+      hub_.note_query_error(result.error());
+      return send_error(res, result.error());
+    }
     send_json(res, result.value());
   }
 

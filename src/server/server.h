@@ -4,7 +4,9 @@
 // from the resources compiled into the binary.
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "clickhouse/broken_parts.h"
 #include "clickhouse/client.h"
 #include "common/result.h"
 #include "ingest/stats.h"
@@ -17,10 +19,16 @@ struct ServerOptions {
   std::string host = "127.0.0.1";  // loopback unless asked: the API has no per-user access
   int port = 8080;                 // 0: any free port (tests); port() tells which
   std::string token;               // non-empty: required on everything but /healthz and assets
-  int worker_threads = 48;         // each live page holds one while connected
+  int worker_threads = 48;         // always running; each live page holds one while connected
+  int max_worker_threads = 512;    // more are started while every worker is busy, so that
+                                   // connections that send nothing cannot starve the others
+  int request_timeout_s = 5;       // a connection's time to start a request (and each read of
+                                   // it may wait this long): what a silent one costs a worker
   size_t max_stream_clients = 32;  // beyond this /api/v1/stream answers 503, keeping workers
                                    // free for the JSON API
   SnapshotTiming timing;
+  std::vector<clickhouse::BrokenPart> broken_parts;  // set aside by the engine, served anyway
+                                                     // (--allow-broken-parts): "degraded"
 };
 
 // One HTTP server; each worker thread opens its own ClickHouse session from the factory.

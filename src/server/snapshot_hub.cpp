@@ -102,6 +102,29 @@ std::shared_ptr<const std::string> SnapshotHub::next(Subscription& subscription,
   return event;
 }
 
+nlohmann::ordered_json broken_parts_json(const std::vector<clickhouse::BrokenPart>& parts) {
+  auto list = nlohmann::ordered_json::array();
+  for (const auto& part : parts) {
+    list.push_back({{"table", part.table}, {"name", part.name}, {"reason", part.reason}});
+  }
+  return list;
+}
+
+void SnapshotHub::set_broken_parts(std::vector<clickhouse::BrokenPart> parts) {
+  broken_parts_ = std::move(parts);
+}
+
+void SnapshotHub::note_query_error(const Error& error) {
+  if (error.code != ErrorCode::kDataCorrupted) return;
+  std::lock_guard lock(rate_mutex_);
+  if (!data_error_) data_error_ = error;
+}
+
+std::optional<Error> SnapshotHub::data_error() {
+  std::lock_guard lock(rate_mutex_);
+  return data_error_;
+}
+
 void SnapshotHub::set_ingest_error(std::string message) {
   std::lock_guard lock(rate_mutex_);
   ingest_error_ = std::move(message);
@@ -162,6 +185,7 @@ json SnapshotHub::compute(clickhouse::Client& client, const std::string& restaur
     if (!restaurant_id.empty()) request.restaurant_id = restaurant_id;
     auto result = backend_.run_metric(client, request);
     if (!result.ok()) {
+      note_query_error(result.error());
       error = error_json(result.error());
       break;
     }
@@ -235,6 +259,7 @@ void SnapshotHub::run() {
                     {"ingest", ingest_json()},
                     {"error", {{"code", "unavailable"}, {"message", "ClickHouse is unreachable"}}}};
       }
+      snapshot["broken_parts"] = broken_parts_json(broken_parts_);
       auto text = std::make_shared<const std::string>(
           "event: snapshot\ndata: " +
           snapshot.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n");

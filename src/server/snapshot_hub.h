@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "clickhouse/broken_parts.h"
 #include "clickhouse/client.h"
 #include "common/result.h"
 #include "ingest/stats.h"
@@ -50,6 +51,9 @@ class RateMeter {
   int64_t span_ms_;
   std::deque<std::pair<int64_t, uint64_t>> samples_;
 };
+
+// The parts as /healthz and the snapshots show them: [{"table", "name", "reason"}, …].
+nlohmann::ordered_json broken_parts_json(const std::vector<clickhouse::BrokenPart>& parts);
 
 // Produces snapshots for the restaurant filters that have subscribers.
 class SnapshotHub {
@@ -95,6 +99,18 @@ class SnapshotHub {
   // Why the consumer stopped, or "" while it runs (or none runs in this process).
   std::string ingest_error();
 
+  // Remembers `error` if it says stored data does not read back (kDataCorrupted: a part
+  // changed in place, which opening the directory cannot see); /healthz reports the first one
+  // until the process ends, as such data does not heal.
+  void note_query_error(const Error& error);
+  // The first such error, if a query met one.
+  std::optional<Error> data_error();
+
+  // The parts the engine set aside (--allow-broken-parts), shown in every snapshot's
+  // broken_parts; set before start().
+  void set_broken_parts(std::vector<clickhouse::BrokenPart> parts);
+  const std::vector<clickhouse::BrokenPart>& broken_parts() const { return broken_parts_; }
+
  private:
   struct Channel {
     size_t subscribers = 0;
@@ -122,6 +138,8 @@ class SnapshotHub {
   std::mutex rate_mutex_;
   RateMeter rate_;
   std::string ingest_error_;
+  std::vector<clickhouse::BrokenPart> broken_parts_;
+  std::optional<Error> data_error_;  // guarded by rate_mutex_
 };
 
 }  // namespace tp::server

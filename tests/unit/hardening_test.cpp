@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "clickhouse/schema.h"
 #include "common/time.h"
@@ -365,6 +366,205 @@ TEST(EngineWorkers, ServeReportsAStoppedConsumerOnHealthz) {
   EXPECT_TRUE(page_data && page_data->status == 200);  // the API still answers
   ::kill(pid, SIGTERM);
   EXPECT_EQ(WEXITSTATUS(pclose(serve)), 0);
+}
+
+
+// A `tablepulse serve` started in the background: its pid and the port it printed.
+struct ServeProcess {
+  FILE* pipe = nullptr;
+  int pid = 0;
+  int port = 0;
+  std::string first_line;  // what it printed first ("TablePulse serving on …", or an error)
+  ServeProcess() = default;
+  ServeProcess(ServeProcess&& other) noexcept
+      : pipe(std::exchange(other.pipe, nullptr)),
+        pid(other.pid),
+        port(other.port),
+        first_line(std::move(other.first_line)) {}
+  ServeProcess(const ServeProcess&) = delete;
+  // A test that stops early (a failed ASSERT) must not leave serve running.
+  ~ServeProcess() {
+    if (pipe == nullptr) return;
+    if (pid > 0) ::kill(pid, SIGKILL);
+    pclose(pipe);
+  }
+};
+
+// Starts `tablepulse serve ARGS` (stderr to the test log) and waits for its first line.
+ServeProcess start_serve(const std::string& args) {
+  ServeProcess serve;
+  serve.pipe = popen(fmt::format("sh -c 'echo $$; exec {} serve --listen 127.0.0.1:0 {} 2>&1'",
+                                 test::tablepulse_binary(), args)
+                         .c_str(),
+                     "r");
+  if (serve.pipe == nullptr) return serve;
+  char line[4096];
+  if (fgets(line, sizeof line, serve.pipe) == nullptr) return serve;
+  serve.pid = std::atoi(line);
+  // Log lines may come first; the URL line ends the wait (or EOF when serve refused to start).
+  while (fgets(line, sizeof line, serve.pipe) != nullptr) {
+    serve.first_line += line;
+    std::string text(line);
+    if (size_t at = text.find("serving on http://"); at != std::string::npos) {
+      serve.port = std::atoi(text.c_str() + text.rfind(':') + 1);
+      break;
+    }
+  }
+  return serve;
+}
+
+// Exit status of a started serve after SIGTERM (or after it ended by itself).
+int stop_serve(ServeProcess& serve) {
+  if (serve.pid > 0) ::kill(serve.pid, SIGTERM);
+  char drain[4096];
+  while (fgets(drain, sizeof drain, serve.pipe) != nullptr) serve.first_line += drain;
+  int raw = pclose(serve.pipe);
+  serve.pipe = nullptr;
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+// A truncated column file of an events part made the engine set the part aside on start
+// ("broken-on-start") and serve answered as if nothing happened: /healthz ok, the rows gone.
+// Every command that works on the data now refuses such a directory unless
+// --allow-broken-parts, and serve then reports the parts on /healthz, /metrics and the page.
+// A database of 3000 generated events in `db` (three inserts of 1000), and the largest column
+// file of its first events part; `part_name` is that part's name.
+std::filesystem::path events_column_file(const test::TempDir& dir, const std::string& db,
+                                         std::string& part_name) {
+  const std::string input = dir.str() + "/events.jsonl";
+  EXPECT_EQ(test::run_command(fmt::format("{} generate --events 3000 --seed 5 -o {} 2>&1",
+                                          test::tablepulse_binary(), input))
+                .status,
+            0);
+  auto ingested = test::run_command(fmt::format("{} ingest -q --batch-rows 1000 --db {} {} 2>&1",
+                                                test::tablepulse_binary(), db, input));
+  EXPECT_EQ(ingested.status, 0) << ingested.out;
+  auto parts = test::run_command(fmt::format(
+      "{} sql --db {} \"SELECT name, path FROM system.parts WHERE database = currentDatabase() "
+      "AND table = 'events' AND active ORDER BY name\" 2>/dev/null",
+      test::tablepulse_binary(), db));
+  EXPECT_EQ(parts.status, 0) << parts.out;
+  json part = json::parse(parts.out.substr(0, parts.out.find('\n')), nullptr, false);
+  if (!part.is_object()) {
+    ADD_FAILURE() << "no events part: " << parts.out;
+    return {};
+  }
+  part_name = part["name"];
+  std::filesystem::path column_file;
+  for (const auto& entry : std::filesystem::directory_iterator(part["path"].get<std::string>())) {
+    if (entry.path().extension() == ".bin" &&
+        (column_file.empty() || entry.file_size() > std::filesystem::file_size(column_file))) {
+      column_file = entry.path();
+    }
+  }
+  EXPECT_FALSE(column_file.empty()) << part.dump();
+  return column_file;
+}
+
+TEST(EngineBrokenParts, TruncatedEventsPartIsRefusedOrReported) {
+  test::TempDir dir;
+  const std::string input = dir.str() + "/events.jsonl";
+  const std::string db = dir.str() + "/db";
+  std::string part_name;
+  const std::filesystem::path column_file = events_column_file(dir, db, part_name);
+  ASSERT_FALSE(column_file.empty());
+  std::filesystem::resize_file(column_file, std::filesystem::file_size(column_file) / 2);
+
+  const int corrupted_exit = error_exit_status(ErrorCode::kDataCorrupted);
+  for (const std::string& command :
+       {fmt::format("serve --db {} --listen 127.0.0.1:0", db),
+        fmt::format("ingest -q --db {} /dev/null", db),
+        fmt::format("query revenue --db {} --format json", db)}) {
+    auto refused = test::run_command(
+        fmt::format("timeout 60 {} {} 2>&1", test::tablepulse_binary(), command));
+    EXPECT_EQ(refused.status, corrupted_exit) << command << "\n" << refused.out;
+    EXPECT_NE(refused.out.find("data_corrupted"), std::string::npos) << refused.out;
+    EXPECT_NE(refused.out.find(part_name), std::string::npos) << refused.out;
+  }
+
+  auto allowed = test::run_command(fmt::format("{} ingest -q --allow-broken-parts --db {} {} 2>&1",
+                                               test::tablepulse_binary(), db, input));
+  EXPECT_EQ(allowed.status, 0) << allowed.out;
+
+  ServeProcess serve = start_serve(fmt::format("--db {} --allow-broken-parts", db));
+  ASSERT_GT(serve.port, 0) << serve.first_line;
+  httplib::Client client("127.0.0.1", serve.port);
+  client.set_read_timeout(30, 0);
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);  // still routed to: the data that is left is served
+  json body = json::parse(health->body, nullptr, false);
+  EXPECT_EQ(body.value("status", ""), "degraded") << health->body;
+  ASSERT_TRUE(body.contains("broken_parts") && body["broken_parts"].is_array()) << health->body;
+  ASSERT_EQ(body["broken_parts"].size(), 1u) << health->body;
+  EXPECT_EQ(body["broken_parts"][0].value("table", ""), "events") << health->body;
+  EXPECT_NE(body["broken_parts"][0].value("name", "").find(part_name), std::string::npos)
+      << health->body;
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("\ntablepulse_broken_parts 1\n"), std::string::npos)
+      << metrics->body;
+  std::string stream;
+  client.Get("/api/v1/stream", [&](const char* data, size_t length) {
+    stream.append(data, length);
+    return stream.find("event: snapshot") == std::string::npos ||
+           stream.find("\n\n", stream.find("event: snapshot")) == std::string::npos;
+  });
+  size_t data_at = stream.find("data: ", stream.find("event: snapshot"));
+  ASSERT_NE(data_at, std::string::npos) << stream;
+  json snapshot = json::parse(stream.substr(data_at + 6, stream.find("\n\n", data_at) - data_at - 6),
+                              nullptr, false);
+  ASSERT_TRUE(snapshot.is_object()) << stream;
+  EXPECT_EQ(snapshot["broken_parts"].size(), 1u) << snapshot.dump();
+  EXPECT_EQ(stop_serve(serve), 0) << serve.first_line;
+}
+
+
+// Bytes changed in place (file sizes intact) pass the engine's check on opening the directory;
+// the queries that read the part fail. They fail as data_corrupted (not a generic ClickHouse
+// error), and serve's /healthz says degraded from then on instead of ok.
+TEST(EngineBrokenParts, PartChangedInPlaceFailsItsQueriesAsDataCorrupted) {
+  test::TempDir dir;
+  const std::string db = dir.str() + "/db";
+  std::string part_name;
+  const std::filesystem::path column_file = events_column_file(dir, db, part_name);
+  ASSERT_FALSE(column_file.empty());
+  {
+    std::fstream file(column_file, std::ios::in | std::ios::out | std::ios::binary);
+    const auto size = static_cast<std::streamoff>(std::filesystem::file_size(column_file));
+    for (std::streamoff at = 0; at < size; at += 16) {  // every compressed block is hit
+      file.seekg(at);
+      char byte = static_cast<char>(file.get());
+      file.seekp(at);
+      file.put(static_cast<char>(byte ^ 0x5a));
+    }
+  }
+  const std::string as_of = "2026-11-25T00:00:00Z";  // the generated day, 24 h back
+  auto queried = test::run_command(
+      fmt::format("timeout 60 {} query funnel --db {} --as-of {} --window 24h --format json 2>&1",
+                  test::tablepulse_binary(), db, as_of));
+  EXPECT_EQ(queried.status, error_exit_status(ErrorCode::kDataCorrupted)) << queried.out;
+  EXPECT_NE(queried.out.find("data_corrupted"), std::string::npos) << queried.out;
+
+  ServeProcess serve = start_serve(fmt::format("--db {}", db));
+  ASSERT_GT(serve.port, 0) << serve.first_line;
+  httplib::Client client("127.0.0.1", serve.port);
+  client.set_read_timeout(30, 0);
+  auto before = client.Get("/healthz");
+  ASSERT_TRUE(before);
+  EXPECT_EQ(json::parse(before->body, nullptr, false).value("status", ""), "ok") << before->body;
+  auto funnel = client.Get(fmt::format("/api/v1/funnel?as_of={}&window=24h", as_of));
+  ASSERT_TRUE(funnel);
+  EXPECT_EQ(funnel->status, 503) << funnel->body;
+  json error = json::parse(funnel->body, nullptr, false);
+  EXPECT_EQ(error["error"].value("code", ""), "data_corrupted") << funnel->body;
+  auto after = client.Get("/healthz");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200);
+  json health = json::parse(after->body, nullptr, false);
+  EXPECT_EQ(health.value("status", ""), "degraded") << after->body;
+  EXPECT_EQ(health["error"].value("code", ""), "data_corrupted") << after->body;
+  EXPECT_EQ(stop_serve(serve), 0) << serve.first_line;
 }
 
 }  // namespace

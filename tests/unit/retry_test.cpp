@@ -182,7 +182,7 @@ TEST(Retry, StopEndsTheWaitPromptly) {
 TEST(ServerPrometheus, ShowsTheDatabaseOutageAndTheLastError) {
   ingest::IngestStats stats;
   server::QueryLatencies latencies;
-  std::string calm = server::render_prometheus(stats, latencies, 0);
+  std::string calm = server::render_prometheus(stats, latencies, 0, 0);
   EXPECT_NE(calm.find("\ntablepulse_database_retries_total 0\n"), std::string::npos) << calm;
   EXPECT_NE(calm.find("\ntablepulse_database_retrying 0\n"), std::string::npos) << calm;
   EXPECT_NE(calm.find("\ntablepulse_database_unavailable_since_timestamp_seconds 0\n"),
@@ -195,7 +195,7 @@ TEST(ServerPrometheus, ShowsTheDatabaseOutageAndTheLastError) {
   stats.last_database_error = "clickhouse_error";
   stats.last_database_clickhouse_code = codes::TOO_MANY_PARTS;
   stats.last_database_error_ms = 1764630009000;
-  std::string outage = server::render_prometheus(stats, latencies, 0);
+  std::string outage = server::render_prometheus(stats, latencies, 0, 0);
   EXPECT_NE(outage.find("\ntablepulse_database_retries_total 7\n"), std::string::npos) << outage;
   EXPECT_NE(outage.find("\ntablepulse_database_retrying 2\n"), std::string::npos);
   EXPECT_NE(outage.find("\ntablepulse_database_unavailable_since_timestamp_seconds 1764630000.5\n"),

@@ -5,8 +5,12 @@
 // under the sanitizers).
 #include "server/server.h"
 
+#include <arpa/inet.h>
 #include <fmt/core.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -259,7 +263,7 @@ TEST(ServerPrometheus, CountersHistogramsAndLabels) {
   server::QueryLatencies latencies;
   latencies.observe("revenue", 3);
   latencies.observe("revenue", 40000);
-  std::string text = server::render_prometheus(stats, latencies, 2);
+  std::string text = server::render_prometheus(stats, latencies, 2, 1);
   for (const char* line : {
            "tablepulse_events_read_total 12\n",
            "tablepulse_events_inserted_total 9\n",
@@ -278,6 +282,7 @@ TEST(ServerPrometheus, CountersHistogramsAndLabels) {
            "tablepulse_query_latency_ms_bucket{endpoint=\"revenue\",le=\"+Inf\"} 2\n",
            "tablepulse_query_latency_ms_count{endpoint=\"revenue\"} 2\n",
            "tablepulse_stream_clients 2\n",
+           "tablepulse_broken_parts 1\n",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "\nin:\n" << text;
   }
@@ -373,6 +378,68 @@ TEST(ServerHttp, HealthzFollowsTheDatabase) {
   ASSERT_TRUE(down);
   EXPECT_EQ(down->status, 503);
   EXPECT_EQ(body_of(down)["status"], "unavailable");
+}
+
+// Connections that never finish their request (a TCP connect and nothing, or half a request
+// line) used to hold every worker until its read timed out: 60 of them delayed /healthz by
+// 14 s. Each is now given a bounded time to send its request, and a connection that arrives
+// while every worker waits gets a worker of its own, so the health check answers at once.
+TEST(ServerHttp, HalfOpenConnectionsDoNotDelayHealthz) {
+  FakeFactory factory;
+  FakeBackend fake;
+  RunningServer running(factory, fake.backend());
+  std::vector<int> idle;
+  for (int i = 0; i < 100; ++i) {
+    int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(sock, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(running.server().port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(sock, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    if (i % 4 != 0) {  // most start a request and never finish it, the others send nothing
+      static constexpr std::string_view kPartial = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+      ASSERT_EQ(::send(sock, kPartial.data(), kPartial.size(), 0),
+                static_cast<ssize_t>(kPartial.size()));
+    }
+    idle.push_back(sock);
+  }
+  std::this_thread::sleep_for(200ms);  // every idle connection has been accepted by now
+  auto client = running.client();
+  auto started = std::chrono::steady_clock::now();
+  auto health = client.Get("/healthz");
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_LT(took, 5s) << std::chrono::duration<double>(took).count() << " s";
+  for (auto sock : idle) ::close(sock);
+}
+
+// Parts the engine set aside (serve --allow-broken-parts): still served, 200 for load
+// balancers, but "degraded" with the parts named.
+TEST(ServerHttp, HealthzSaysDegradedWithBrokenParts) {
+  FakeFactory factory;
+  FakeBackend fake;
+  server::ServerOptions options;
+  options.broken_parts = {{"events", "broken-on-start_202611_1_1_0", "broken-on-start"}};
+  RunningServer running(factory, fake.backend(), options);
+  auto client = running.client();
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(body_of(health),
+            json({{"status", "degraded"},
+                  {"broken_parts",
+                   {{{"table", "events"},
+                     {"name", "broken-on-start_202611_1_1_0"},
+                     {"reason", "broken-on-start"}}}}}));
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("\ntablepulse_broken_parts 1\n"), std::string::npos);
+  *factory.up = false;  // an unreachable database still comes first
+  auto down = client.Get("/healthz");
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->status, 503);
 }
 
 // A 401 for the page, for the header checks.

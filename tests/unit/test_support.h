@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -74,7 +75,11 @@ inline CommandResult run_command(const std::string& command) {
   return result;
 }
 
-// Path of the tablepulse binary under test.
-inline std::string tablepulse_binary() { return TABLEPULSE_BINARY; }
+// Path of the tablepulse binary under test: the one built with these tests, or
+// $TABLEPULSE_TEST_BINARY (to run a test against another build, e.g. the code before a fix).
+inline std::string tablepulse_binary() {
+  const char* other = std::getenv("TABLEPULSE_TEST_BINARY");
+  return other != nullptr && *other != '\0' ? other : TABLEPULSE_BINARY;
+}
 
 }  // namespace tp::test

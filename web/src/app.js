@@ -403,6 +403,18 @@ function hideWarning() {
   $('#stale-warning').hidden = true;
 }
 
+// Parts of the database the engine could not read (serve --allow-broken-parts): every number
+// misses their rows, so the page says so for as long as the server reports them.
+function showBrokenParts(parts) {
+  const broken = Array.isArray(parts) ? parts : [];
+  $('#data-warning').hidden = broken.length === 0;
+  if (broken.length === 0) return;
+  const names = broken.map((part) => `${part.table}/${part.name}`).join(', ');
+  $('#data-warning-text').textContent =
+    `${broken.length} part(s) of the database could not be read and are left out (${names}): ` +
+    'the numbers below miss their rows. Restore the data directory from a backup.';
+}
+
 // Runs every second in live mode: warns when snapshots stop arriving.
 function checkFreshness() {
   if (state.mode !== 'live' || state.dbError) return;
@@ -448,6 +460,7 @@ function openStream() {
     } catch {
       return;
     }
+    showBrokenParts(snapshot.broken_parts);
     if (snapshot.error) {
       // The server is up but its database is not: keep the last numbers, say why.
       state.dbError = snapshot.error;
