@@ -230,7 +230,7 @@ start() {
       exit 1
     fi
   fi
-  echo "127.0.0.1:$port" >"$dir/bootstrap"
+  rm -f "$dir/bootstrap"
   # setsid makes the JVM the leader of a new process group: stop kills the whole group.
   # A background job of a non-interactive shell is no group leader, so setsid execs in place
   # and $! is the JVM's pid, which is also the group id.
@@ -250,10 +250,15 @@ start() {
   fi
   local deadline=$((SECONDS + START_TIMEOUT_S))
   while ((SECONDS < deadline)); do
-    if broker_answers "$port"; then return 0; fi
+    if broker_answers "$port"; then
+      echo "127.0.0.1:$port" >"$dir/bootstrap"
+      return 0
+    fi
     if ! alive "$pid"; then
       echo "the Kafka broker exited during start-up; see $dir/logs (server.log, stdout.log):" >&2
-      tail -n 20 "$dir/logs/stdout.log" "$dir/logs/server.log" >&2 2>/dev/null || true
+      # The shutdown that follows a failure fills the end of the log: show the errors.
+      grep -hE '^\[[^]]*\] (ERROR|FATAL) |^Caused by: ' "$dir/logs/server.log" 2>/dev/null | tail -n 6 >&2 || true
+      tail -n 5 "$dir/logs/stdout.log" >&2 2>/dev/null || true
       stop "$dir"
       exit 1
     fi
