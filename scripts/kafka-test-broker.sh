@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# Fetches, starts or stops a private single-node Apache Kafka broker (KRaft: broker and
+# controller in one JVM) for the Kafka consumer tests: its config, data and logs under DIR,
+# listening on 127.0.0.1 only, run as the current user, in a process group of its own so stop
+# leaves nothing behind.
+#
+#   scripts/kafka-test-broker.sh fetch
+#   scripts/kafka-test-broker.sh start DIR [PORT]
+#   scripts/kafka-test-broker.sh stop DIR
+#   scripts/kafka-test-broker.sh topic DIR create NAME PARTITIONS
+#   scripts/kafka-test-broker.sh topic DIR add-partitions NAME N
+#   scripts/kafka-test-broker.sh tool DIR CLASS ARGS...   (any Kafka tool class, e.g.
+#       org.apache.kafka.tools.ConsoleProducer; --bootstrap-server is not added)
+#
+# fetch resolves org.apache.kafka:kafka_2.13:$KAFKA_TEST_VERSION (default below) and the tool
+# classes with Maven into .deps/kafka/VERSION/lib (once; start does it when missing). start
+# formats DIR/data on first use (a later start on the same DIR keeps topics, offsets and the
+# ports), writes the bootstrap address to DIR/bootstrap, prints nothing on success and returns
+# once the broker answers a Kafka ApiVersions request; its logs are in DIR/logs. If
+# $TP_WATCH_PID is set, a watcher stops the broker when that process exits (a crashed test
+# leaves no broker running). add-partitions adds N partitions to the topic's current count.
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 fetch | start DIR [PORT] | stop DIR |" \
+    "topic DIR create NAME PARTITIONS | topic DIR add-partitions NAME N | tool DIR CLASS ARGS..." >&2
+  exit 2
+}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+KAFKA_VERSION=${KAFKA_TEST_VERSION:-4.4.0}
+# log4j-core comes with Kafka; the SLF4J 1.7 binding for it (Kafka logs through slf4j-api 1.7)
+# does not, so fetch adds the one of the same log4j version.
+LOG4J_VERSION=2.25.5
+KAFKA_HOME=${KAFKA_TEST_HOME:-$ROOT/.deps/kafka/$KAFKA_VERSION}
+JAVA=${JAVA:-java}
+# The machine is shared: a bounded heap, a serial collector and few threads.
+BROKER_JVM_OPTS=${KAFKA_TEST_JVM_OPTS:-"-Xms128m -Xmx512m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError"}
+# Tools are short-lived: C1 only starts them faster.
+TOOL_JVM_OPTS="-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+START_TIMEOUT_S=${KAFKA_TEST_START_TIMEOUT:-60}
+STOP_TIMEOUT_S=20
+
+log_fetch() { [[ -n ${KAFKA_TEST_VERBOSE:-} ]] && echo "kafka-test-broker: $*" >&2 || true; }
+
+fetched() { [[ -f $KAFKA_HOME/.complete ]]; }
+
+# Resolves the broker, the tools and the log binding with their runtime dependencies into
+# $KAFKA_HOME/lib; the marker .complete is written last, so an interrupted fetch is redone.
+fetch() {
+  fetched && return 0
+  command -v mvn >/dev/null || { echo "mvn not found (apt install maven)" >&2; exit 1; }
+  mkdir -p "$KAFKA_HOME"
+  local work="$KAFKA_HOME/fetch.tmp"
+  rm -rf "$work" "$KAFKA_HOME/lib"
+  mkdir -p "$work"
+  # connect-runtime (Jetty, Jersey: half the size) is only for Kafka Connect's tools.
+  cat >"$work/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.tablepulse</groupId>
+  <artifactId>kafka-test-broker</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$KAFKA_VERSION</version>
+      <exclusions>
+        <exclusion><groupId>org.apache.kafka</groupId><artifactId>connect-runtime</artifactId></exclusion>
+      </exclusions>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$LOG4J_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+  log_fetch "fetching Kafka $KAFKA_VERSION into $KAFKA_HOME/lib"
+  if ! mvn -B -q -f "$work/pom.xml" \
+    org.apache.maven.plugins:maven-dependency-plugin:2.8:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$work/lib" >"$work/mvn.log" 2>&1; then
+    echo "fetching Kafka $KAFKA_VERSION with Maven failed; the end of $work/mvn.log:" >&2
+    tail -n 20 "$work/mvn.log" >&2
+    exit 1
+  fi
+  mv "$work/lib" "$KAFKA_HOME/lib"
+  mv "$work/pom.xml" "$KAFKA_HOME/pom.xml"
+  rm -rf "$work"
+  touch "$KAFKA_HOME/.complete"
+}
+
+# A free TCP port on the loopback interface, found by binding port 0.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# True when the broker on the port answers an ApiVersions (v0) request with error code 0. The
+# broker enables its listener only once it is registered and unfenced, so this means ready.
+broker_answers() {
+  python3 - "$1" <<'EOF' 2>/dev/null
+import socket, struct, sys
+try:
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+    s.settimeout(2)
+    client = b"tp-probe"
+    body = struct.pack(">hhih", 18, 0, 7, len(client)) + client
+    s.sendall(struct.pack(">i", len(body)) + body)
+    data = b""
+    while len(data) < 10:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    correlation, error = struct.unpack(">ih", data[4:10])
+    sys.exit(0 if correlation == 7 and error == 0 else 1)
+except Exception:
+    sys.exit(1)
+EOF
+}
+
+# True while the process runs (a zombie waiting for its parent to reap it counts as gone).
+alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)
+  [[ -n $state && $state != Z ]]
+}
+
+classpath() { echo "$KAFKA_HOME/lib/*"; }
+
+write_config() {
+  local dir=$1 port=$2 controller_port=$3
+  mkdir -p "$dir/data" "$dir/logs"
+  cat >"$dir/server.properties" <<EOF
+# Written by scripts/kafka-test-broker.sh: a single KRaft node for tests.
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+log.dirs=$dir/data
+num.partitions=1
+default.replication.factor=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.num.partitions=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+background.threads=2
+num.recovery.threads.per.data.dir=1
+log.retention.hours=-1
+EOF
+  cat >"$dir/log4j2.properties" <<EOF
+# Broker log: DIR/logs/server.log, one 20 MB file kept besides the current one.
+status = warn
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = $dir/logs/server.log
+appender.file.filePattern = $dir/logs/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 20MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 1
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+EOF
+  cat >"$dir/tools-log4j2.properties" <<EOF
+# Tools: warnings and errors to stderr only.
+status = warn
+appender.err.type = Console
+appender.err.name = err
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.err.ref = err
+EOF
+}
+
+start() {
+  local dir=$1 port=${2:-} controller_port="" cluster_id=""
+  fetch
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if [[ -f $dir/broker.pid ]] && alive "$(cat "$dir/broker.pid")"; then
+    echo "a broker already runs for $dir (pid $(cat "$dir/broker.pid"))" >&2
+    exit 1
+  fi
+  # A formatted DIR keeps its cluster id and controller port: the single-node voter set stored
+  # in the metadata log names that endpoint. The client port may change.
+  if [[ -f $dir/data/meta.properties && -f $dir/broker.env ]]; then
+    # shellcheck disable=SC1091
+    source "$dir/broker.env"
+    port=${2:-$KAFKA_PORT}
+    controller_port=$KAFKA_CONTROLLER_PORT
+    cluster_id=$KAFKA_CLUSTER_ID
+  else
+    rm -rf "$dir/data"
+    [[ -n $port ]] || port=$(free_port)
+    controller_port=$(free_port)
+    while [[ $controller_port == "$port" ]]; do controller_port=$(free_port); done
+    cluster_id=$("$JAVA" $TOOL_JVM_OPTS -cp "$(classpath)" kafka.tools.StorageTool random-uuid)
+  fi
+  write_config "$dir" "$port" "$controller_port"
+  printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nKAFKA_CLUSTER_ID=%s\n' \
+    "$port" "$controller_port" "$cluster_id" >"$dir/broker.env"
+  if [[ ! -f $dir/data/meta.properties ]]; then
+    if ! "$JAVA" $TOOL_JVM_OPTS -Dlog4j2.configurationFile="$dir/tools-log4j2.properties" \
+      -cp "$(classpath)" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
+      -c "$dir/server.properties" >"$dir/logs/format.log" 2>&1; then
+      echo "formatting the Kafka storage in $dir/data failed; $dir/logs/format.log:" >&2
+      tail -n 20 "$dir/logs/format.log" >&2
+      exit 1
+    fi
+  fi
+  rm -f "$dir/bootstrap"
+  # setsid makes the JVM the leader of a new process group: stop kills the whole group.
+  # A background job of a non-interactive shell is no group leader, so setsid execs in place
+  # and $! is the JVM's pid, which is also the group id.
+  # shellcheck disable=SC2086
+  setsid "$JAVA" $BROKER_JVM_OPTS -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dlog4j2.shutdownHookEnabled=false \
+    -Dkafka.logs.dir="$dir/logs" \
+    -cp "$(classpath)" kafka.Kafka "$dir/server.properties" \
+    </dev/null >>"$dir/logs/stdout.log" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$dir/broker.pid"
+  if [[ -n ${TP_WATCH_PID:-} ]]; then
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
+                    kill -TERM -- "-$2" 2>/dev/null; sleep 10; kill -KILL -- "-$2" 2>/dev/null' \
+      _ "$TP_WATCH_PID" "$pid" </dev/null >/dev/null 2>&1 &
+    echo $! >"$dir/watch.pid"
+  fi
+  local deadline=$((SECONDS + START_TIMEOUT_S))
+  while ((SECONDS < deadline)); do
+    if broker_answers "$port"; then
+      echo "127.0.0.1:$port" >"$dir/bootstrap"
+      return 0
+    fi
+    if ! alive "$pid"; then
+      echo "the Kafka broker exited during start-up; see $dir/logs (server.log, stdout.log):" >&2
+      # The shutdown that follows a failure fills the end of the log: show the errors.
+      grep -hE '^\[[^]]*\] (ERROR|FATAL) |^Caused by: ' "$dir/logs/server.log" 2>/dev/null | tail -n 6 >&2 || true
+      tail -n 5 "$dir/logs/stdout.log" >&2 2>/dev/null || true
+      stop "$dir"
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "the Kafka broker did not answer on 127.0.0.1:$port within $START_TIMEOUT_S s;" \
+    "see $dir/logs/server.log" >&2
+  stop "$dir"
+  exit 1
+}
+
+# Stops the broker's process group (TERM, which shuts it down cleanly, then KILL after
+# $STOP_TIMEOUT_S s) and its watcher; idempotent. Data, config and logs stay for inspection
+# and for a later start.
+stop() {
+  local dir=$1 pid
+  if [[ -f $dir/watch.pid ]]; then
+    kill -KILL -- "-$(cat "$dir/watch.pid")" 2>/dev/null || true
+    rm -f "$dir/watch.pid"
+  fi
+  [[ -f $dir/broker.pid ]] || return 0
+  pid=$(cat "$dir/broker.pid")
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  for _ in $(seq 1 $((STOP_TIMEOUT_S * 10))); do
+    alive "$pid" || break
+    sleep 0.1
+  done
+  if alive "$pid"; then
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      alive "$pid" || break
+      sleep 0.05
+    done
+  fi
+  rm -f "$dir/broker.pid"
+}
+
+# Runs a Kafka tool class from the fetched jars with the tools' quiet logging.
+tool() {
+  local dir=$1 class=$2
+  shift 2
+  fetched || { echo "Kafka is not fetched: $0 fetch" >&2; exit 1; }
+  [[ -f $dir/tools-log4j2.properties ]] || { echo "no broker was started in $dir" >&2; exit 1; }
+  # shellcheck disable=SC2086
+  "$JAVA" $TOOL_JVM_OPTS -Dlog4j2.configurationFile="$dir/tools-log4j2.properties" \
+    -cp "$(classpath)" "$class" "$@"
+}
+
+topic() {
+  local dir=$1 action=$2 name=$3 count=$4 bootstrap current
+  bootstrap=$(cat "$dir/bootstrap")
+  case $action in
+    create)
+      tool "$dir" org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
+        --create --topic "$name" --partitions "$count" --replication-factor 1 >/dev/null
+      ;;
+    add-partitions)
+      current=$(tool "$dir" org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
+        --describe --topic "$name" | sed -n 's/.*PartitionCount: *\([0-9]*\).*/\1/p' | head -n 1)
+      [[ -n $current ]] || { echo "topic $name not found" >&2; exit 1; }
+      tool "$dir" org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
+        --alter --topic "$name" --partitions "$((current + count))" >/dev/null
+      ;;
+    *) usage ;;
+  esac
+}
+
+case ${1:-} in
+  fetch)
+    fetch
+    ;;
+  start)
+    (($# >= 2)) || usage
+    start "$2" "${3:-}"
+    ;;
+  stop)
+    (($# >= 2)) || usage
+    stop "$2"
+    ;;
+  topic)
+    (($# == 5)) || usage
+    topic "$2" "$3" "$4" "$5"
+    ;;
+  tool)
+    (($# >= 3)) || usage
+    dir=$2 class=$3
+    shift 3
+    tool "$dir" "$class" "$@"
+    ;;
+  *) usage ;;
+esac
