@@ -525,9 +525,10 @@ Status Consumer::Impl::consume_source(const std::string& path) {
     summary_.resumed_lines += lines_before;
     spdlog::info("{}: resuming after line {} (byte {}), committed by an earlier run", path,
                  lines_before, offset);
-  } else if (reader.source_id() != source::generation_source_id(source::file_source_id(path),
-                                                                resume.generation)) {
-    committed_end = 0;  // a new generation: nothing of it is committed
+  } else if (resume.offset > 0) {
+    // A checkpoint the file no longer matches: the reader started the next generation, and
+    // nothing of it is committed.
+    committed_end = 0;
   }
   dead_already_.clear();
   dead_already_source_ = reader.source_id();

@@ -2,8 +2,6 @@
 // every line written is accounted for once, as a clean run of the same lines accounts for it
 // (the reader once kept a stale offset after `: > f` and the old inode after `mv f f.1`).
 #include <httplib.h>
-#include <signal.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
@@ -92,18 +90,10 @@ TEST(EngineFollow, TruncatedAndRotatedFilesLoseNothingAndResumeExactly) {
   const std::string db = dir.str() + "/db";
   write_lines(path, lines, cut[0], cut[1], false);
 
-  FILE* serve = popen(fmt::format("sh -c 'echo $$; exec {} serve --db {} --listen 127.0.0.1:0 "
-                                  "--source {} --follow 2>{}'",
-                                  test::tablepulse_binary(), db, path, dir.str() + "/serve.log")
-                          .c_str(),
-                      "r");
-  ASSERT_NE(serve, nullptr);
-  char text[512];
-  ASSERT_NE(fgets(text, sizeof text, serve), nullptr);
-  const int pid = std::atoi(text);
-  ASSERT_NE(fgets(text, sizeof text, serve), nullptr);  // "TablePulse serving on http://…/"
-  std::string url(text);
-  httplib::Client client("127.0.0.1", std::atoi(url.c_str() + url.rfind(':') + 1));
+  test::ServeProcess serve =
+      test::start_serve(fmt::format("--db {} --source {} --follow", db, path));
+  ASSERT_GT(serve.port, 0) << serve.first_line;
+  httplib::Client client("127.0.0.1", serve.port);
 
   EXPECT_EQ(wait_for(client, 1000), 1000);
   write_lines(path, lines, cut[1], cut[2], false);  // `: > f` and new lines
@@ -114,8 +104,7 @@ TEST(EngineFollow, TruncatedAndRotatedFilesLoseNothingAndResumeExactly) {
   write_lines(path, lines, cut[3], cut[4], false);
   EXPECT_EQ(wait_for(client, static_cast<int64_t>(lines.size())),
             static_cast<int64_t>(lines.size()));
-  ::kill(pid, SIGTERM);
-  EXPECT_EQ(WEXITSTATUS(pclose(serve)), 0);
+  EXPECT_EQ(test::stop_serve(serve), 0) << serve.first_line;
 
   // What is stored equals a clean run over the same lines.
   const std::string clean = dir.str() + "/clean";

@@ -374,60 +374,6 @@ TEST(EngineWorkers, ServeReportsAStoppedConsumerOnHealthz) {
 }
 
 
-// A `tablepulse serve` started in the background: its pid and the port it printed.
-struct ServeProcess {
-  FILE* pipe = nullptr;
-  int pid = 0;
-  int port = 0;
-  std::string first_line;  // what it printed first ("TablePulse serving on …", or an error)
-  ServeProcess() = default;
-  ServeProcess(ServeProcess&& other) noexcept
-      : pipe(std::exchange(other.pipe, nullptr)),
-        pid(other.pid),
-        port(other.port),
-        first_line(std::move(other.first_line)) {}
-  ServeProcess(const ServeProcess&) = delete;
-  // A test that stops early (a failed ASSERT) must not leave serve running.
-  ~ServeProcess() {
-    if (pipe == nullptr) return;
-    if (pid > 0) ::kill(pid, SIGKILL);
-    pclose(pipe);
-  }
-};
-
-// Starts `tablepulse serve ARGS` (stderr to the test log) and waits for its first line.
-ServeProcess start_serve(const std::string& args) {
-  ServeProcess serve;
-  serve.pipe = popen(fmt::format("sh -c 'echo $$; exec {} serve --listen 127.0.0.1:0 {} 2>&1'",
-                                 test::tablepulse_binary(), args)
-                         .c_str(),
-                     "r");
-  if (serve.pipe == nullptr) return serve;
-  char line[4096];
-  if (fgets(line, sizeof line, serve.pipe) == nullptr) return serve;
-  serve.pid = std::atoi(line);
-  // Log lines may come first; the URL line ends the wait (or EOF when serve refused to start).
-  while (fgets(line, sizeof line, serve.pipe) != nullptr) {
-    serve.first_line += line;
-    std::string text(line);
-    if (size_t at = text.find("serving on http://"); at != std::string::npos) {
-      serve.port = std::atoi(text.c_str() + text.rfind(':') + 1);
-      break;
-    }
-  }
-  return serve;
-}
-
-// Exit status of a started serve after SIGTERM (or after it ended by itself).
-int stop_serve(ServeProcess& serve) {
-  if (serve.pid > 0) ::kill(serve.pid, SIGTERM);
-  char drain[4096];
-  while (fgets(drain, sizeof drain, serve.pipe) != nullptr) serve.first_line += drain;
-  int raw = pclose(serve.pipe);
-  serve.pipe = nullptr;
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-}
-
 // A truncated column file of an events part made the engine set the part aside on start
 // ("broken-on-start") and serve answered as if nothing happened: /healthz ok, the rows gone.
 // Every command that works on the data now refuses such a directory unless
@@ -491,7 +437,7 @@ TEST(EngineBrokenParts, TruncatedEventsPartIsRefusedOrReported) {
                                                test::tablepulse_binary(), db, input));
   EXPECT_EQ(allowed.status, 0) << allowed.out;
 
-  ServeProcess serve = start_serve(fmt::format("--db {} --allow-broken-parts", db));
+  test::ServeProcess serve = test::start_serve(fmt::format("--db {} --allow-broken-parts", db));
   ASSERT_GT(serve.port, 0) << serve.first_line;
   httplib::Client client("127.0.0.1", serve.port);
   client.set_read_timeout(30, 0);
@@ -521,7 +467,7 @@ TEST(EngineBrokenParts, TruncatedEventsPartIsRefusedOrReported) {
                               nullptr, false);
   ASSERT_TRUE(snapshot.is_object()) << stream;
   EXPECT_EQ(snapshot["broken_parts"].size(), 1u) << snapshot.dump();
-  EXPECT_EQ(stop_serve(serve), 0) << serve.first_line;
+  EXPECT_EQ(test::stop_serve(serve), 0) << serve.first_line;
 }
 
 
@@ -551,7 +497,7 @@ TEST(EngineBrokenParts, PartChangedInPlaceFailsItsQueriesAsDataCorrupted) {
   EXPECT_EQ(queried.status, error_exit_status(ErrorCode::kDataCorrupted)) << queried.out;
   EXPECT_NE(queried.out.find("data_corrupted"), std::string::npos) << queried.out;
 
-  ServeProcess serve = start_serve(fmt::format("--db {}", db));
+  test::ServeProcess serve = test::start_serve(fmt::format("--db {}", db));
   ASSERT_GT(serve.port, 0) << serve.first_line;
   httplib::Client client("127.0.0.1", serve.port);
   client.set_read_timeout(30, 0);
@@ -569,7 +515,7 @@ TEST(EngineBrokenParts, PartChangedInPlaceFailsItsQueriesAsDataCorrupted) {
   json health = json::parse(after->body, nullptr, false);
   EXPECT_EQ(health.value("status", ""), "degraded") << after->body;
   EXPECT_EQ(health["error"].value("code", ""), "data_corrupted") << after->body;
-  EXPECT_EQ(stop_serve(serve), 0) << serve.first_line;
+  EXPECT_EQ(test::stop_serve(serve), 0) << serve.first_line;
 }
 
 }  // namespace

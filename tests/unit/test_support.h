@@ -3,12 +3,16 @@
 // the tablepulse binary.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "clickhouse/client.h"
 #include "clickhouse/embedded.h"
@@ -80,6 +84,60 @@ inline CommandResult run_command(const std::string& command) {
 inline std::string tablepulse_binary() {
   const char* other = std::getenv("TABLEPULSE_TEST_BINARY");
   return other != nullptr && *other != '\0' ? other : TABLEPULSE_BINARY;
+}
+
+// A `tablepulse serve` started in the background: its pid and the port it printed.
+struct ServeProcess {
+  FILE* pipe = nullptr;
+  int pid = 0;
+  int port = 0;
+  std::string first_line;  // what it printed first ("TablePulse serving on …", or an error)
+  ServeProcess() = default;
+  ServeProcess(ServeProcess&& other) noexcept
+      : pipe(std::exchange(other.pipe, nullptr)),
+        pid(other.pid),
+        port(other.port),
+        first_line(std::move(other.first_line)) {}
+  ServeProcess(const ServeProcess&) = delete;
+  // A test that stops early (a failed ASSERT) must not leave serve running.
+  ~ServeProcess() {
+    if (pipe == nullptr) return;
+    if (pid > 0) ::kill(pid, SIGKILL);
+    pclose(pipe);
+  }
+};
+
+// Starts `tablepulse serve ARGS` (stderr to the test log) and waits for its first line.
+inline ServeProcess start_serve(const std::string& args) {
+  ServeProcess serve;
+  serve.pipe = popen(fmt::format("sh -c 'echo $$; exec {} serve --listen 127.0.0.1:0 {} 2>&1'",
+                                 tablepulse_binary(), args)
+                         .c_str(),
+                     "r");
+  if (serve.pipe == nullptr) return serve;
+  char line[4096];
+  if (fgets(line, sizeof line, serve.pipe) == nullptr) return serve;
+  serve.pid = std::atoi(line);
+  // Log lines may come first; the URL line ends the wait (or EOF when serve refused to start).
+  while (fgets(line, sizeof line, serve.pipe) != nullptr) {
+    serve.first_line += line;
+    std::string text(line);
+    if (size_t at = text.find("serving on http://"); at != std::string::npos) {
+      serve.port = std::atoi(text.c_str() + text.rfind(':') + 1);
+      break;
+    }
+  }
+  return serve;
+}
+
+// Exit status of a started serve after SIGTERM (or after it ended by itself).
+inline int stop_serve(ServeProcess& serve) {
+  if (serve.pid > 0) ::kill(serve.pid, SIGTERM);
+  char drain[4096];
+  while (fgets(drain, sizeof drain, serve.pipe) != nullptr) serve.first_line += drain;
+  int raw = pclose(serve.pipe);
+  serve.pipe = nullptr;
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
 }
 
 }  // namespace tp::test
