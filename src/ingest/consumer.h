@@ -14,6 +14,7 @@
 #include "clickhouse/retry.h"
 #include "common/result.h"
 #include "common/time.h"
+#include "ingest/counters.h"
 #include "ingest/stats.h"
 
 namespace tp::ingest {
@@ -45,22 +46,14 @@ struct IngestOptions {
                                       // (--default-timezone; UTC unless the producer says)
 };
 
-// The end-of-run report; to_json() is the JSON object printed as the last line of stdout.
+// The end-of-run report; to_json() is the JSON object printed as the last line of stdout: the
+// counters of the registry (ingest/counters.h) under their names, and those of the run.
 struct IngestSummary {
-  uint64_t lines = 0;       // non-blank lines read (lines == inserted + duplicates + rejected)
-  uint64_t inserted = 0;
-  uint64_t duplicates = 0;  // redeliveries recognised by the consumer in this run
-  uint64_t rejected = 0;
-  uint64_t blank = 0;
-  std::map<std::string, uint64_t> reasons;  // rejected lines by reason code
-  uint64_t conflicting_duplicates = 0;
-  uint64_t late_events = 0;
-  uint64_t subtotal_mismatch = 0;
-  uint64_t total_mismatch = 0;
-  uint64_t naive_timestamps = 0;  // stored events whose timestamp named no zone
+  BatchCounters counters;  // of the batches this run committed (lines == inserted + duplicates
+                           // + rejected; duplicates are the redeliveries this run recognised)
   uint64_t batches = 0;
-  uint64_t resumed_lines = 0;  // lines skipped because an earlier run had committed them
-  uint64_t dead_letters_dropped = 0;  // refused lines not written: the file was at its cap
+  uint64_t resumed_from_checkpoint = 0;  // lines skipped: an earlier run had committed them
+  uint64_t dead_letters_dropped = 0;     // refused lines not written: the file was at its cap
   double seconds = 0;
 
   nlohmann::json to_json() const;

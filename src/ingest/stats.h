@@ -3,23 +3,28 @@
 // data-quality panel) without locks on the hot path.
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <string>
 
+#include "ingest/counters.h"
+
 namespace tp::ingest {
 
-// Counters since the consumer started; updated by the consumer thread, read by anyone.
+// Upper bounds (ms) of the insert latency histogram's buckets (/metrics).
+inline constexpr double kInsertLatencyBucketsMs[] = {1,   2,   5,    10,   25,  50,
+                                                      100, 250, 500, 1000, 2500, 5000};
+
+// Counters since the consumer started; updated by the consumer's threads, read by anyone.
 struct IngestStats {
-  std::atomic<uint64_t> lines{0};       // non-blank lines read
-  std::atomic<uint64_t> blank{0};       // blank lines skipped
-  std::atomic<uint64_t> inserted{0};    // events stored
-  std::atomic<uint64_t> duplicates{0};  // redeliveries recognised
-  std::atomic<uint64_t> conflicting_duplicates{0};  // redeliveries with different content
-  std::atomic<uint64_t> rejected{0};    // lines refused (see rejected_by_reason)
+  // The registry's counters (ingest/counters.h), of committed batches only: they always agree
+  // with each other and with what the checkpoints say.
+#define TP_COUNTER_ATOMIC(field, dq_name, prometheus_name, help) std::atomic<uint64_t> field{0};
+  TP_BATCH_COUNTERS(TP_COUNTER_ATOMIC)
+#undef TP_COUNTER_ATOMIC
+  std::atomic<uint64_t> lines_read{0};  // non-blank lines read, committed or not (read rate)
   std::atomic<uint64_t> dead_letters_dropped{0};  // refused lines not written (file at its cap)
-  std::atomic<uint64_t> late_events{0};  // per the spec's 60 s rule
-  std::atomic<uint64_t> naive_timestamps{0};  // stored events whose timestamp named no zone
   std::atomic<uint64_t> batches{0};     // committed batches
   std::atomic<uint64_t> insert_failures{0};  // failed database attempts of the consumer
   std::atomic<uint64_t> database_retries{0};  // … of them, those tried again (transient)
@@ -41,6 +46,38 @@ struct IngestStats {
   int last_database_clickhouse_code = 0;  // its ClickHouse code, 0 if none
   int64_t last_database_error_ms = 0;     // when it failed (wall clock); 0: no failure yet
   mutable std::mutex mutex;
+
+  // Adds a committed batch's counters (the registry's, and rejected_by_reason under mutex).
+  void add(const BatchCounters& batch) {
+#define TP_COUNTER_ADD(field, dq_name, prometheus_name, help) \
+  field.fetch_add(batch.field, std::memory_order_relaxed);
+    TP_BATCH_COUNTERS(TP_COUNTER_ADD)
+#undef TP_COUNTER_ADD
+    std::lock_guard lock(mutex);
+    for (const auto& [code, count] : batch.rejected_by_reason) rejected_by_reason[code] += count;
+  }
+
+  // Counts one insert of `ms` milliseconds in the latency histogram.
+  void record_insert_latency(double ms) {
+    std::lock_guard lock(mutex);
+    for (double bound : kInsertLatencyBucketsMs) {
+      if (ms <= bound) ++insert_latency_buckets[bound];
+    }
+    ++insert_latency_buckets[std::numeric_limits<double>::infinity()];
+    insert_latency_sum_ms += ms;
+    ++insert_latency_count;
+  }
+
+  // The registry's counters as they are now (rejected_by_reason read under mutex).
+  BatchCounters counters() const {
+    BatchCounters out;
+#define TP_COUNTER_LOAD(field, dq_name, prometheus_name, help) out.field = field.load();
+    TP_BATCH_COUNTERS(TP_COUNTER_LOAD)
+#undef TP_COUNTER_LOAD
+    std::lock_guard lock(mutex);
+    out.rejected_by_reason = rejected_by_reason;
+    return out;
+  }
 };
 
 }  // namespace tp::ingest

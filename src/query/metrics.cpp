@@ -4,21 +4,30 @@
 
 #include "common/resources.h"
 #include "common/time.h"
+#include "ingest/counters.h"
 
 namespace tp::query {
 namespace {
 
 constexpr int kDefaultLimit = 10;
 
-// The SQL of a file in sql/queries/, with the shared {{names}} CTE spliced in (file
-// composition; every input still arrives as a query parameter).
+// Replaces the first `{{placeholder}}` in `sql` with `text`.
+void splice(std::string& sql, std::string_view placeholder, std::string_view text) {
+  size_t at = sql.find(placeholder);
+  if (at != std::string::npos) sql.replace(at, placeholder.size(), text);
+}
+
+// The SQL of a file in sql/queries/, with the shared {{names}} CTE and the counter registry's
+// {{data_quality_counters}} spliced in (file composition; every input still arrives as a query
+// parameter).
 Result<std::string> load_sql(std::string_view file) {
   auto text = find_resource(fmt::format("sql/queries/{}.sql", file));
   if (!text) return make_error(ErrorCode::kInternal, "no embedded SQL file for {}", file);
   std::string sql(*text);
-  auto names = find_resource("sql/queries/_restaurant_names.sql");
-  size_t at = sql.find("{{names}}");
-  if (at != std::string::npos && names) sql.replace(at, 9, *names);
+  if (auto names = find_resource("sql/queries/_restaurant_names.sql")) {
+    splice(sql, "{{names}}", *names);
+  }
+  splice(sql, "{{data_quality_counters}}", ingest::data_quality_select_list());
   return sql;
 }
 

@@ -137,30 +137,24 @@ std::string SnapshotHub::ingest_error() {
 
 json SnapshotHub::ingest_json() {
   const auto& s = *stats_;
-  json reasons = json::object();
   int64_t failing_since = 0;
   {
     std::lock_guard lock(s.mutex);
-    for (const auto& [reason, count] : s.rejected_by_reason) reasons[reason] = count;
     failing_since = s.database_failing_since_ms;
   }
   double rate = 0;
   std::string error;
   {
     std::lock_guard lock(rate_mutex_);
-    rate = rate_.sample(steady_ms(), s.lines.load());
+    rate = rate_.sample(steady_ms(), s.lines_read.load());
     error = ingest_error_;
   }
   int64_t last_commit = s.last_commit_ms.load();
-  return {
+  // The registry's counters of committed batches under their own names (ingest/counters.h).
+  json out = s.counters().to_json();
+  out.update({
       {"running", s.running.load()},
-      {"lines", s.lines.load()},
-      {"inserted", s.inserted.load()},
-      {"duplicates", s.duplicates.load()},
-      {"rejected", s.rejected.load()},
-      {"rejected_by_reason", reasons},
-      {"late_events", s.late_events.load()},
-      {"naive_timestamps", s.naive_timestamps.load()},
+      {"lines_read", s.lines_read.load()},
       {"batches", s.batches.load()},
       {"events_per_sec", std::round(rate * 10) / 10},
       {"lag_ms", s.lag_ms.load()},
@@ -170,7 +164,9 @@ json SnapshotHub::ingest_json() {
       {"database_unavailable_since",
        failing_since > 0 ? json(format_iso_ms(failing_since)) : json(nullptr)},
       {"database_retries", s.database_retries.load()},
-  };
+      {"dead_letters_dropped", s.dead_letters_dropped.load()},
+  });
+  return out;
 }
 
 json SnapshotHub::compute(clickhouse::Client& client, const std::string& restaurant_id) {

@@ -16,6 +16,7 @@
 #include <random>
 #include <thread>
 
+#include "ingest/counters.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -40,13 +41,10 @@ pid_t spawn(const std::vector<std::string>& args) {
   return pid;
 }
 
-// Every data-quality total (sql/queries/data_quality.sql): a resumed run must report each as a
-// clean run does (late events were once overcounted 40-fold after a kill).
+// Every data-quality total (the counter registry's select list): a resumed run must report each
+// as a clean run does (late events were once overcounted 40-fold after a kill).
 std::string data_quality_fields() {
-  std::ifstream in(std::string(TABLEPULSE_SOURCE_DIR) + "/sql/queries/data_quality.sql");
-  std::string sql((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t from = sql.find("SELECT") + 6, to = sql.find("FROM ingest_batches");
-  std::string fields = sql.substr(from, to - from);
+  std::string fields = tp::ingest::data_quality_select_list();
   for (char& c : fields) {
     if (c == '\n') c = ' ';
   }

@@ -588,8 +588,8 @@ void expect_summary(const nlohmann::json& summary, const ExpectedIngest& want,
   EXPECT_EQ(field("rejected"), static_cast<int64_t>(want.rejected));
   EXPECT_EQ(field("blank"), static_cast<int64_t>(want.blank));
   int64_t by_reason = 0;
-  if (summary.contains("reasons") && summary["reasons"].is_object()) {
-    for (const auto& [code, n] : summary["reasons"].items()) by_reason += n.get<int64_t>();
+  if (summary.contains("rejected_by_reason") && summary["rejected_by_reason"].is_object()) {
+    for (const auto& [code, n] : summary["rejected_by_reason"].items()) by_reason += n.get<int64_t>();
   }
   EXPECT_EQ(by_reason, static_cast<int64_t>(want.rejected)) << "reasons must add up to rejected";
   // An optional counter, checked when expected.

@@ -247,6 +247,7 @@ TEST(ServerStatic, ContentTypesAndEtags) {
 
 TEST(ServerPrometheus, CountersHistogramsAndLabels) {
   ingest::IngestStats stats;
+  stats.lines_read = 13;
   stats.lines = 12;
   stats.inserted = 9;
   stats.duplicates = 2;
@@ -265,7 +266,8 @@ TEST(ServerPrometheus, CountersHistogramsAndLabels) {
   latencies.observe("revenue", 40000);
   std::string text = server::render_prometheus(stats, latencies, 2, 1);
   for (const char* line : {
-           "tablepulse_events_read_total 12\n",
+           "tablepulse_events_read_total 13\n",
+           "tablepulse_lines_total 12\n",
            "tablepulse_events_inserted_total 9\n",
            "tablepulse_events_duplicates_total 2\n",
            "tablepulse_events_rejected_total{reason=\"not_json\"} 1\n",
@@ -588,8 +590,8 @@ TEST(ServerStream, OneSnapshotPerTickSharedByAllPages) {
         EXPECT_TRUE(snapshot["panels"].contains(std::string(endpoint.name))) << endpoint.name;
       }
       for (const char* key :
-           {"running", "lines", "inserted", "duplicates", "rejected", "rejected_by_reason",
-            "late_events", "events_per_sec", "lag_ms", "last_commit_at"}) {
+           {"running", "lines", "lines_read", "inserted", "duplicates", "rejected",
+            "rejected_by_reason", "late_events", "events_per_sec", "lag_ms", "last_commit_at"}) {
         EXPECT_TRUE(snapshot["ingest"].contains(key)) << key;
       }
       EXPECT_TRUE(parse_rfc3339_ms(snapshot["as_of"].get<std::string>()));

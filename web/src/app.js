@@ -273,15 +273,11 @@ function renderTurnover(rows) {
 
 // data-quality is one object (possibly wrapped in a one-element array); its reject counts
 // by reason may be an object under any of the names below.
+// The data-quality API's one row, under the names the server sends (the counter registry,
+// src/ingest/counters.h): events, duplicates, rejected, rejected_by_reason, late_events, …
 function dataQualityRow(panel) {
   const row = Array.isArray(panel) ? panel[0] || {} : panel || {};
-  let reasons = row.rejected_by_reason || row.rejects_by_reason || row.rejected_reasons || row.reasons;
-  if (!reasons && row.rejected && typeof row.rejected === 'object') reasons = row.rejected;
-  reasons = reasons || {};
-  const rejected = typeof row.rejected === 'number'
-    ? row.rejected
-    : Object.values(reasons).reduce((a, b) => a + Number(b), 0);
-  return { ...row, reasons, rejected };
+  return { ...row, rejected_by_reason: row.rejected_by_reason || {} };
 }
 
 function listItems(list, entries, emptyText) {
@@ -306,7 +302,7 @@ function renderDataQuality(panel, ingest) {
   set('dq-late-events', fmt.count(dq.late_events), dq.late_events > 0 ? 'warn' : null);
   set('dq-rejected', fmt.count(dq.rejected), dq.rejected > 0 ? 'bad' : null);
 
-  const reasons = Object.entries(dq.reasons)
+  const reasons = Object.entries(dq.rejected_by_reason)
     .sort((a, b) => Number(b[1]) - Number(a[1]) || a[0].localeCompare(b[0]))
     .map(([reason, n]) => [reason, n, `dq-reason-${reason}`]);
   listItems($('#reject-reasons'), reasons, 'none');

@@ -1,0 +1,72 @@
+#include "ingest/checkpoints.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "common/time.h"
+#include "source/line_reader.h"
+
+namespace tp::ingest {
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+std::string from_hex(std::string_view hex) {
+  auto digit = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(digit(hex[i]) << 4 | digit(hex[i + 1])));
+  }
+  return out;
+}
+
+Result<std::optional<FileCheckpoint>> read_file_checkpoint(clickhouse::Client& client,
+                                                           const std::string& path) {
+  auto rows = client.query_json_rows(
+      "SELECT source_id, end_offset, end_line, end_tail, "
+      "if(source_id = {source:String}, 1, "
+      "toUInt32OrZero(substring(source_id, length({source:String}) + 2))) AS generation "
+      "FROM ingest_batches FINAL "
+      "WHERE source_id = {source:String} OR startsWith(source_id, concat({source:String}, '#')) "
+      "ORDER BY generation DESC, end_offset DESC LIMIT 1",
+      {{"source", source::file_source_id(path)}});
+  if (!rows.ok()) return rows.error();
+  if (rows->empty()) return std::optional<FileCheckpoint>();
+  auto json = nlohmann::json::parse(rows->front());
+  FileCheckpoint checkpoint;
+  checkpoint.generation = std::max<uint32_t>(1, json["generation"].get<uint32_t>());
+  checkpoint.end_offset = json["end_offset"].get<uint64_t>();
+  checkpoint.end_line = json["end_line"].get<uint64_t>();
+  checkpoint.end_tail = from_hex(json["end_tail"].get<std::string>());
+  return std::optional<FileCheckpoint>(std::move(checkpoint));
+}
+
+std::string checkpoint_row(const InsertedBatch& inserted, std::string_view run_id) {
+  const Batch& batch = inserted.batch;
+  const SourcePosition& position = batch.position;
+  // The registry's counters under their column names, then where the batch is.
+  nlohmann::json row = inserted.counters.to_json();
+  row.update({
+      {"source_id", position.source_id},
+      {"run_id", run_id},
+      {"start_offset", batch.start_offset},
+      {"end_offset", position.end_offset},
+      {"end_line", position.end_line},
+      {"file_identity", position.file_identity},
+      {"end_tail", to_hex(position.end_tail)},
+      {"min_event_ts", format_clickhouse_ms(inserted.min_ts == INT64_MAX ? 0 : inserted.min_ts)},
+      {"max_event_ts", format_clickhouse_ms(inserted.max_ts)},
+  });
+  return row.dump() + "\n";
+}
+
+}  // namespace tp::ingest
