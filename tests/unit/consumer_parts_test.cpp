@@ -127,17 +127,8 @@ TEST(LateEvents, AFailedAttemptsPassChangesNothing) {
 }
 
 // A client that answers the id lookup from a fixed set of stored rows and records the queries.
-class LookupClient final : public clickhouse::Client {
+class LookupClient final : public test::NullClient {
  public:
-  Status execute(std::string_view, const clickhouse::QueryParams&) override { return {}; }
-  Status insert(std::string_view, std::string_view, std::string_view,
-                const clickhouse::InsertOptions&) override {
-    return {};
-  }
-  Result<std::vector<std::string>> query_json_rows(std::string_view,
-                                                   const clickhouse::QueryParams&) override {
-    return std::vector<std::string>{};
-  }
   Result<std::vector<std::string>> query_json_rows_with_values(
       std::string_view, const clickhouse::QueryParams& params, std::string_view,
       const std::vector<std::string_view>& values) override {
@@ -149,8 +140,6 @@ class LookupClient final : public clickhouse::Client {
     }
     return rows;
   }
-  std::string describe() const override { return "lookup"; }
-
   std::map<std::string, json> stored;
   std::vector<std::pair<clickhouse::QueryParams, std::vector<std::string>>> queries;
 };
@@ -287,7 +276,7 @@ TEST(DatabaseRetries, APermanentFailureIsCountedNotRetried) {
 class NullFactory final : public clickhouse::ClientFactory {
  public:
   Result<std::unique_ptr<clickhouse::Client>> connect() override {
-    return std::unique_ptr<clickhouse::Client>(std::make_unique<LookupClient>());
+    return std::unique_ptr<clickhouse::Client>(std::make_unique<test::NullClient>());
   }
   bool embedded() const override { return false; }
   std::string describe() const override { return "null"; }

@@ -43,20 +43,12 @@ using namespace std::chrono_literals;
 // ---------------------------------------------------------------------------------------------
 // A fake ClickHouse: enough for the server's own logic (healthz, errors, the stream).
 
-class FakeClient final : public clickhouse::Client {
+class FakeClient final : public test::NullClient {
  public:
   explicit FakeClient(std::shared_ptr<std::atomic<bool>> up) : up_(std::move(up)) {}
   Status execute(std::string_view, const clickhouse::QueryParams&) override {
     if (*up_) return {};
     return make_error(ErrorCode::kUnavailable, "fake ClickHouse is down");
-  }
-  Status insert(std::string_view, std::string_view, std::string_view,
-                const clickhouse::InsertOptions&) override {
-    return {};
-  }
-  Result<std::vector<std::string>> query_json_rows(std::string_view,
-                                                   const clickhouse::QueryParams&) override {
-    return std::vector<std::string>{};
   }
   std::string describe() const override { return "fake"; }
 

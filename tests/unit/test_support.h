@@ -19,6 +19,22 @@
 
 namespace tp::test {
 
+// A ClickHouse client that succeeds at everything and holds nothing: fakes derive from it and
+// override only what their test is about.
+class NullClient : public clickhouse::Client {
+ public:
+  Status execute(std::string_view, const clickhouse::QueryParams&) override { return {}; }
+  Status insert(std::string_view, std::string_view, std::string_view,
+                const clickhouse::InsertOptions&) override {
+    return {};
+  }
+  Result<std::vector<std::string>> query_json_rows(std::string_view,
+                                                   const clickhouse::QueryParams&) override {
+    return std::vector<std::string>{};
+  }
+  std::string describe() const override { return "null"; }
+};
+
 // A directory under /tmp, removed when the test ends.
 class TempDir {
  public:
