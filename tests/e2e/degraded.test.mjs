@@ -1,12 +1,15 @@
 // The live page while the server's database is in trouble, in a real browser against a real
 // `tablepulse serve`: a database outage (injected with TABLEPULSE_FAULTS, src/common/fault.h)
-// raises the outage banner, which goes away by itself when the database is back.
+// raises the outage banner, which goes away by itself when the database is back; a part of the
+// data directory that cannot be read (serve --allow-broken-parts) raises the broken-parts banner
+// naming its table.
 import assert from 'node:assert/strict';
+import { readdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
-  ARTIFACTS, eventually, getJson, launchBrowser, menuItem, metricSample, readPage, startServe, visit,
+  ARTIFACTS, eventually, getJson, launchBrowser, menuItem, metricSample, readPage, runTablepulse, startServe, visit,
 } from './lib.mjs';
 
 const MIN = 60_000;
@@ -96,6 +99,62 @@ describe('database outage', () => {
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload happened');
     const health = await getJson(serve.url, '/healthz');
     assert.equal(health.status, 'ok');
+  });
+
+  it('logged no script errors', () => {
+    assert.deepEqual(errors, []);
+  });
+});
+
+describe('broken parts', () => {
+  let serve;
+  let browser;
+  let partName;
+  const errors = [];
+
+  before(async () => {
+    serve = await startServe({
+      name: 'broken-parts',
+      args: ['--allow-broken-parts'],
+      // As tests/unit/hardening_test.cpp does: 3000 events in three inserts, then the largest
+      // column file of the first events part cut in half.
+      async prepare(db) {
+        const input = `${db}-events.jsonl`;
+        await runTablepulse(['generate', '--events', '3000', '--seed', '5', '-o', input]);
+        await runTablepulse(['ingest', '-q', '--batch-rows', '1000', '--db', db, input]);
+        const out = await runTablepulse(['sql', '--db', db, "SELECT name, path FROM system.parts WHERE "
+          + "database = currentDatabase() AND table = 'events' AND active ORDER BY name"]);
+        const part = JSON.parse(out.split('\n')[0]);
+        partName = part.name;
+        const [largest] = readdirSync(part.path).filter((f) => f.endsWith('.bin'))
+          .map((f) => join(part.path, f)).sort((a, b) => statSync(b).size - statSync(a).size);
+        truncateSync(largest, Math.floor(statSync(largest).size / 2));
+      },
+    });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await serve?.stop();
+  });
+
+  it('shows the broken part with its table', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    watchErrors(page, errors);
+    await page.goto(serve.url);
+    const banner = '[data-testid="data-warning"]';
+    await page.waitForSelector(banner, { state: 'visible', timeout: 20_000 });
+    assert.equal(await page.getAttribute(banner, 'role'), 'alert');
+    const text = await page.textContent(banner);
+    // "events/<name>", the name as the engine gives it (it may add a prefix to the part's).
+    assert.match(text, /\(events\/[^,)]+\)/, `banner names a part of events: ${text}`);
+    assert.ok(text.includes(partName), `banner names ${partName}: ${text}`);
+    assert.match(text, /1 part\(s\) of the database could not be read/);
+    // The rest of the data is served: the page is live with numbers.
+    await page.waitForSelector('[data-testid="status"][data-state="live"]', { timeout: 20_000 });
+    await context.close();
   });
 
   it('logged no script errors', () => {
