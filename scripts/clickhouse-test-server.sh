@@ -16,17 +16,15 @@ usage() {
   exit 2
 }
 
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
 SERVER_BIN=${CLICKHOUSE_SERVER_BIN:-}
 if [[ -z $SERVER_BIN ]]; then
   # Debian installs it in /usr/sbin, which a non-root PATH may lack.
   SERVER_BIN=$(command -v clickhouse-server || true)
   [[ -n $SERVER_BIN ]] || SERVER_BIN=/usr/sbin/clickhouse-server
 fi
-
-# A free TCP port on the loopback interface, found by binding port 0.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # True when GET /ping on the port answers "Ok." (bash's /dev/tcp: no curl binary needed).
 ping_ok() {
@@ -35,13 +33,6 @@ ping_ok() {
     printf 'GET /ping HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 &&
     timeout 2 cat <&3) 2>/dev/null || true)
   [[ $answer == *"Ok."* ]]
-}
-
-# True while the process runs (a zombie waiting for its parent to reap it counts as gone).
-alive() {
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)
-  [[ -n $state && $state != Z ]]
 }
 
 write_config() {
@@ -124,57 +115,28 @@ start() {
     exit 1
   fi
   write_config "$dir" "$http_port" "$tcp_port" "${CLICKHOUSE_TEST_PASSWORD:-tp-secret}"
-  # setsid makes the server the leader of a new process group: stop kills the whole group.
-  # A background job of a non-interactive shell is no group leader, so setsid execs in place
-  # and $! is the server's pid, which is also the group id.
-  setsid "$SERVER_BIN" --config-file="$dir/config.xml" </dev/null >>"$dir/log/stdout.log" 2>&1 &
-  local pid=$!
-  echo "$pid" >"$dir/server.pid"
-  if [[ -n ${TP_WATCH_PID:-} ]]; then
-    setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
-                    kill -TERM -- "-$2" 2>/dev/null; sleep 5; kill -KILL -- "-$2" 2>/dev/null' \
-      _ "$TP_WATCH_PID" "$pid" </dev/null >/dev/null 2>&1 &
-    echo $! >"$dir/watch.pid"
-  fi
-  for _ in $(seq 1 300); do
-    if ping_ok "$http_port"; then return 0; fi
-    if ! alive "$pid"; then
+  # In a process group of its own: stop kills the whole group.
+  start_group "$dir/server.pid" "$dir/watch.pid" 5 "$dir/log/stdout.log" \
+    "$SERVER_BIN" --config-file="$dir/config.xml"
+  local status=0
+  wait_ready 30 "$STARTED_PID" ping_ok "$http_port" || status=$?
+  case $status in
+    0) return 0 ;;
+    1)
       echo "clickhouse-server exited during start-up; its log:" >&2
-      tail -n 20 "$dir/log/server.err.log" "$dir/log/stdout.log" >&2 2>/dev/null || true
-      stop "$dir"
-      exit 1
-    fi
-    sleep 0.1
-  done
-  echo "clickhouse-server did not answer /ping on port $http_port within 30 s" >&2
+      log_tail 20 "$dir/log/server.err.log" "$dir/log/stdout.log"
+      ;;
+    *) echo "clickhouse-server did not answer /ping on port $http_port within 30 s" >&2 ;;
+  esac
   stop "$dir"
   exit 1
 }
 
-# Stops the server's process group (TERM, then KILL after 3 s) and its watcher; idempotent.
+# Stops the server's process group and its watcher; idempotent. 18.16 waits for idle
+# keep-alive connections on TERM: it gets 3 s, then KILL (the tests want a server that is gone,
+# not a graceful shutdown).
 stop() {
-  local dir=$1 pid
-  if [[ -f $dir/watch.pid ]]; then
-    kill -KILL -- "-$(cat "$dir/watch.pid")" 2>/dev/null || true
-    rm -f "$dir/watch.pid"
-  fi
-  [[ -f $dir/server.pid ]] || return 0
-  pid=$(cat "$dir/server.pid")
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  # 18.16 waits for idle keep-alive connections on TERM: give it 3 s, then KILL (the tests
-  # want a server that is gone, not a graceful shutdown).
-  for _ in $(seq 1 30); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  if alive "$pid"; then
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      alive "$pid" || break
-      sleep 0.05
-    done
-  fi
-  rm -f "$dir/server.pid"
+  stop_group "$1/server.pid" "$1/watch.pid" 3
 }
 
 case ${1:-} in

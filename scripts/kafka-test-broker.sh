@@ -28,6 +28,8 @@ usage() {
 }
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 KAFKA_VERSION=${KAFKA_TEST_VERSION:-4.4.0}
 # log4j-core comes with Kafka; the SLF4J 1.7 binding for it (Kafka logs through slf4j-api 1.7)
 # does not, so fetch adds the one of the same log4j version.
@@ -92,11 +94,6 @@ EOF
   touch "$KAFKA_HOME/.complete"
 }
 
-# A free TCP port on the loopback interface, found by binding port 0.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # True when the broker on the port answers an ApiVersions (v0) request with error code 0. The
 # broker enables its listener only once it is registered and unfenced, so this means ready.
 broker_answers() {
@@ -119,13 +116,6 @@ try:
 except Exception:
     sys.exit(1)
 EOF
-}
-
-# True while the process runs (a zombie waiting for its parent to reap it counts as gone).
-alive() {
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)
-  [[ -n $state && $state != Z ]]
 }
 
 classpath() { echo "$KAFKA_HOME/lib/*"; }
@@ -231,41 +221,31 @@ start() {
     fi
   fi
   rm -f "$dir/bootstrap"
-  # setsid makes the JVM the leader of a new process group: stop kills the whole group.
-  # A background job of a non-interactive shell is no group leader, so setsid execs in place
-  # and $! is the JVM's pid, which is also the group id.
+  # In a process group of its own: stop kills the whole group.
   # shellcheck disable=SC2086
-  setsid "$JAVA" $BROKER_JVM_OPTS -Djava.awt.headless=true \
+  start_group "$dir/broker.pid" "$dir/watch.pid" 10 "$dir/logs/stdout.log" \
+    "$JAVA" $BROKER_JVM_OPTS -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dlog4j2.shutdownHookEnabled=false \
     -Dkafka.logs.dir="$dir/logs" \
-    -cp "$(classpath)" kafka.Kafka "$dir/server.properties" \
-    </dev/null >>"$dir/logs/stdout.log" 2>&1 &
-  local pid=$!
-  echo "$pid" >"$dir/broker.pid"
-  if [[ -n ${TP_WATCH_PID:-} ]]; then
-    setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
-                    kill -TERM -- "-$2" 2>/dev/null; sleep 10; kill -KILL -- "-$2" 2>/dev/null' \
-      _ "$TP_WATCH_PID" "$pid" </dev/null >/dev/null 2>&1 &
-    echo $! >"$dir/watch.pid"
-  fi
-  local deadline=$((SECONDS + START_TIMEOUT_S))
-  while ((SECONDS < deadline)); do
-    if broker_answers "$port"; then
+    -cp "$(classpath)" kafka.Kafka "$dir/server.properties"
+  local status=0
+  wait_ready "$START_TIMEOUT_S" "$STARTED_PID" broker_answers "$port" || status=$?
+  case $status in
+    0)
       echo "127.0.0.1:$port" >"$dir/bootstrap"
       return 0
-    fi
-    if ! alive "$pid"; then
+      ;;
+    1)
       echo "the Kafka broker exited during start-up; see $dir/logs (server.log, stdout.log):" >&2
       # The shutdown that follows a failure fills the end of the log: show the errors.
       grep -hE '^\[[^]]*\] (ERROR|FATAL) |^Caused by: ' "$dir/logs/server.log" 2>/dev/null | tail -n 6 >&2 || true
-      tail -n 5 "$dir/logs/stdout.log" >&2 2>/dev/null || true
-      stop "$dir"
-      exit 1
-    fi
-    sleep 0.2
-  done
-  echo "the Kafka broker did not answer on 127.0.0.1:$port within $START_TIMEOUT_S s;" \
-    "see $dir/logs/server.log" >&2
+      log_tail 5 "$dir/logs/stdout.log"
+      ;;
+    *)
+      echo "the Kafka broker did not answer on 127.0.0.1:$port within $START_TIMEOUT_S s;" \
+        "see $dir/logs/server.log" >&2
+      ;;
+  esac
   stop "$dir"
   exit 1
 }
@@ -274,26 +254,7 @@ start() {
 # $STOP_TIMEOUT_S s) and its watcher; idempotent. Data, config and logs stay for inspection
 # and for a later start.
 stop() {
-  local dir=$1 pid
-  if [[ -f $dir/watch.pid ]]; then
-    kill -KILL -- "-$(cat "$dir/watch.pid")" 2>/dev/null || true
-    rm -f "$dir/watch.pid"
-  fi
-  [[ -f $dir/broker.pid ]] || return 0
-  pid=$(cat "$dir/broker.pid")
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  for _ in $(seq 1 $((STOP_TIMEOUT_S * 10))); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  if alive "$pid"; then
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      alive "$pid" || break
-      sleep 0.05
-    done
-  fi
-  rm -f "$dir/broker.pid"
+  stop_group "$1/broker.pid" "$1/watch.pid" "$STOP_TIMEOUT_S"
 }
 
 # Runs a Kafka tool class from the fetched jars with the tools' quiet logging.

@@ -32,20 +32,26 @@ async function freePort() {
 }
 
 // Starts `tablepulse serve` on a fresh directory with `lines` in a followed source file.
+// `prepare(db)` may make the database first (serve then opens it as it is), `args` are more
+// options of serve and `env` more environment variables (e.g. TABLEPULSE_FAULTS).
 // Returns {url, port, events, append(lines), stop(), pause(), resume(), process}.
-export async function startServe({ lines = [], token = null, name = 'serve' } = {}) {
+export async function startServe({
+  lines = [], token = null, name = 'serve', prepare = null, args: extraArgs = [], env: extraEnv = {},
+} = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tablepulse-e2e-'));
+  const db = join(dir, 'db');
+  if (prepare) await prepare(db);
   const events = join(dir, 'events.jsonl');
   writeFileSync(events, lines.map((l) => `${l}\n`).join(''));
   const port = await freePort();
-  const args = ['serve', '--db', join(dir, 'db'), '--source', events, '--follow',
-    '--listen', `127.0.0.1:${port}`];
+  const args = ['serve', '--db', db, '--source', events, '--follow',
+    '--listen', `127.0.0.1:${port}`, ...extraArgs];
   if (token) args.push('--token', token);
   mkdirSync(ARTIFACTS, { recursive: true });
   const logPath = join(ARTIFACTS, `e2e-${name}.log`);
   const log = createWriteStream(logPath);
   // No inherited token: unset (serve refuses an empty one).
-  const env = { ...process.env };
+  const env = { ...process.env, ...extraEnv };
   delete env.TABLEPULSE_TOKEN;
   const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   child.stderr.pipe(log);
@@ -104,6 +110,28 @@ export async function startServe({ lines = [], token = null, name = 'serve' } = 
       return exit;
     },
   };
+}
+
+// Runs the tablepulse binary with `args` to its end: its stdout, or an error with its stderr.
+export async function runTablepulse(args) {
+  return new Promise((done, fail) => {
+    const env = { ...process.env };
+    delete env.TABLEPULSE_TOKEN;
+    const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => { out += chunk; });
+    child.stderr.on('data', (chunk) => { err += chunk; });
+    child.on('error', fail);
+    child.on('close', (code) => (code === 0 ? done(out)
+      : fail(new Error(`tablepulse ${args.join(' ')} exited with ${code}:\n${err.slice(-2000)}`))));
+  });
+}
+
+// The value of an unlabelled sample `name` in a /metrics text (undefined if absent).
+export function metricSample(text, name) {
+  const match = text.match(new RegExp(`^${name} (\\S+)$`, 'm'));
+  return match ? Number(match[1]) : undefined;
 }
 
 // GET a JSON endpoint of the server (with an optional bearer token).

@@ -12,11 +12,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <random>
 #include <thread>
 
-#include "ingest/counters.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -39,39 +37,6 @@ pid_t spawn(const std::vector<std::string>& args) {
   EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
   posix_spawn_file_actions_destroy(&actions);
   return pid;
-}
-
-// Every data-quality total (the counter registry's select list): a resumed run must report each
-// as a clean run does (late events were once overcounted 40-fold after a kill).
-std::string data_quality_fields() {
-  std::string fields = tp::ingest::data_quality_select_list();
-  for (char& c : fields) {
-    if (c == '\n') c = ' ';
-  }
-  return fields;
-}
-
-// What a database holds, in numbers that any lost or doubled event (or missed match) would change (read by a
-// tablepulse process: this test process may open only one engine, and it needs two).
-json fingerprint(const std::string& db) {
-  auto result = test::run_command(fmt::format(
-      "{} sql --rows --db {} "
-      "\"SELECT count() AS rows, uniqExact(event_id) AS ids, "
-      "sum(cityHash64(toString(event_id), content_hash)) AS hash, sum(total_amount) AS money "
-      "FROM events FINAL\" "
-      "\"SELECT count() AS n FROM order_items FINAL\" "
-      "\"SELECT sum(lines) AS lines, sum(blank) AS blank, {} FROM ingest_batches FINAL\" "
-      "\"SELECT count() AS rows, sum(cityHash64(toString(event_id), seat_ts, placed_ts, "
-      "completed_ts, first_placement)) AS hash FROM event_matches FINAL\"",
-      test::tablepulse_binary(), db, data_quality_fields()));
-  EXPECT_EQ(result.status, 0) << result.out;
-  std::vector<json> rows;
-  std::istringstream lines(result.out);
-  for (std::string line; std::getline(lines, line);) rows.push_back(json::parse(line));
-  EXPECT_EQ(rows.size(), 4u) << result.out;
-  if (rows.size() != 4) return json();
-  return json{{"events", rows[0]}, {"order_items", rows[1]}, {"batches", rows[2]},
-              {"matches", rows[3]}};
 }
 
 // The dead-letter file's line numbers, each with how many times it was written.
@@ -137,8 +102,8 @@ TEST(EngineCrash, KillNineAtRandomPointsThenResumeIsExact) {
   ASSERT_EQ(resumed.status, 0) << resumed.out;
   EXPECT_GE(kills, 5) << "the consumer finished before most kills: make the input larger";
 
-  json expected = fingerprint(clean_db);
-  json actual = fingerprint(crash_db);
+  json expected = test::stored(clean_db);
+  json actual = test::stored(crash_db);
   EXPECT_EQ(actual["events"], expected["events"]);
   EXPECT_EQ(actual["events"]["rows"], expected["events"]["ids"]);  // nothing stored twice
   EXPECT_EQ(actual["order_items"], expected["order_items"]);

@@ -341,20 +341,11 @@ TEST(EngineWorkers, ServeReportsAStoppedConsumerOnHealthz) {
                                           test::tablepulse_binary(), input))
                 .status,
             0);
-  FILE* serve = popen(fmt::format("sh -c 'echo $$; TABLEPULSE_FAULTS=committer exec {} serve "
-                                  "--db {} --listen 127.0.0.1:0 --source {} 2>/dev/null'",
-                                  test::tablepulse_binary(), dir.str() + "/db", input)
-                          .c_str(),
-                      "r");
-  ASSERT_NE(serve, nullptr);
-  char line[512];
-  ASSERT_NE(fgets(line, sizeof line, serve), nullptr);
-  const int pid = std::atoi(line);
-  ASSERT_NE(fgets(line, sizeof line, serve), nullptr);  // "TablePulse serving on http://…/"
-  std::string url(line);
-  const size_t port_at = url.rfind(':');
-  const int port = std::atoi(url.c_str() + port_at + 1);
-  httplib::Client client("127.0.0.1", port);
+  test::ServeProcess serve =
+      test::start_serve(fmt::format("--db {} --source {}", dir.str() + "/db", input),
+                        {{"TABLEPULSE_FAULTS", "committer"}});
+  ASSERT_GT(serve.port, 0) << serve.first_line;
+  httplib::Client client("127.0.0.1", serve.port);
   json health;
   int status = 0;
   for (int attempt = 0; attempt < 100 && status != 503; ++attempt) {
@@ -369,8 +360,7 @@ TEST(EngineWorkers, ServeReportsAStoppedConsumerOnHealthz) {
   EXPECT_EQ(health.value("status", ""), "consumer_stopped") << health.dump();
   auto page_data = client.Get("/api/v1/data-quality");
   EXPECT_TRUE(page_data && page_data->status == 200);  // the API still answers
-  ::kill(pid, SIGTERM);
-  EXPECT_EQ(WEXITSTATUS(pclose(serve)), 0);
+  EXPECT_EQ(test::stop_serve(serve), 0) << serve.first_line;
 }
 
 

@@ -9,13 +9,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "clickhouse/client.h"
 #include "clickhouse/embedded.h"
+#include "ingest/counters.h"
 
 namespace tp::test {
 
@@ -102,6 +108,42 @@ inline std::string tablepulse_binary() {
   return other != nullptr && *other != '\0' ? other : TABLEPULSE_BINARY;
 }
 
+// Every data-quality total (the counter registry's select list, ingest/counters.h): a resumed
+// or retried run must report each as a clean run does.
+inline std::string data_quality_fields() {
+  std::string fields = ingest::data_quality_select_list();
+  for (char& c : fields) {
+    if (c == '\n') c = ' ';
+  }
+  return fields;
+}
+
+// What a database holds, in numbers that any lost or doubled event (or missed match) would
+// change: {"events", "order_items", "batches", "matches"}, to compare two runs. Read by a
+// tablepulse process: a test process may open only one engine, and such tests need several.
+inline nlohmann::json stored(const std::string& db) {
+  auto result = run_command(fmt::format(
+      "{} sql --rows --db {} "
+      "\"SELECT count() AS rows, uniqExact(event_id) AS ids, "
+      "sum(cityHash64(toString(event_id), content_hash)) AS hash, sum(total_amount) AS money "
+      "FROM events FINAL\" "
+      "\"SELECT count() AS n FROM order_items FINAL\" "
+      "\"SELECT sum(lines) AS lines, sum(blank) AS blank, {} FROM ingest_batches FINAL\" "
+      "\"SELECT count() AS rows, sum(cityHash64(toString(event_id), seat_ts, placed_ts, "
+      "completed_ts, first_placement)) AS hash FROM event_matches FINAL\"",
+      tablepulse_binary(), db, data_quality_fields()));
+  EXPECT_EQ(result.status, 0) << result.out;
+  std::vector<nlohmann::json> rows;
+  std::istringstream lines(result.out);
+  for (std::string line; std::getline(lines, line);) rows.push_back(nlohmann::json::parse(line));
+  EXPECT_EQ(rows.size(), 4u) << result.out;
+  if (rows.size() != 4) return nlohmann::json();
+  return {{"events", rows[0]},
+          {"order_items", rows[1]},
+          {"batches", rows[2]},
+          {"matches", rows[3]}};
+}
+
 // A `tablepulse serve` started in the background: its pid and the port it printed.
 struct ServeProcess {
   FILE* pipe = nullptr;
@@ -123,11 +165,21 @@ struct ServeProcess {
   }
 };
 
-// Starts `tablepulse serve ARGS` (stderr to the test log) and waits for its first line.
-inline ServeProcess start_serve(const std::string& args) {
+// An environment variable for a started process (values without a single quote).
+struct EnvVar {
+  std::string name;
+  std::string value;
+};
+
+// Starts `tablepulse serve ARGS` with `env` added to its environment (stderr joins stdout)
+// and waits for the line with its URL. A TABLEPULSE_TOKEN of the caller's environment is not
+// passed on (the tests' requests carry none).
+inline ServeProcess start_serve(const std::string& args, const std::vector<EnvVar>& env = {}) {
+  std::string assignments = "unset TABLEPULSE_TOKEN; ";
+  for (const EnvVar& var : env) assignments += fmt::format("{}=\"{}\" ", var.name, var.value);
   ServeProcess serve;
-  serve.pipe = popen(fmt::format("sh -c 'echo $$; exec {} serve --listen 127.0.0.1:0 {} 2>&1'",
-                                 tablepulse_binary(), args)
+  serve.pipe = popen(fmt::format("sh -c 'echo $$; {}exec {} serve --listen 127.0.0.1:0 {} 2>&1'",
+                                 assignments, tablepulse_binary(), args)
                          .c_str(),
                      "r");
   if (serve.pipe == nullptr) return serve;

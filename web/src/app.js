@@ -411,6 +411,22 @@ function showBrokenParts(parts) {
     'the numbers below miss their rows. Restore the data directory from a backup.';
 }
 
+// The database outage the server's consumer is waiting out (the snapshot's ingest object:
+// database_unavailable_since, an ISO instant or null, and database_retries). The snapshots go on
+// arriving meanwhile, but no new event is stored, so the page says the numbers may be stale
+// until a snapshot without the outage clears it. Returns whether an outage is shown.
+function showDatabaseOutage(ingest) {
+  const since = ingest ? ingest.database_unavailable_since : null;
+  $('#outage-warning').hidden = !since;
+  if (!since) return false;
+  const retries = Number(ingest.database_retries) || 0;
+  const text = `Database unavailable since ${fmt.clock(since)} · ` +
+               `${fmt.count(retries)} ${retries === 1 ? 'retry' : 'retries'} · numbers may be stale`;
+  // Only a changed text is written: the banner is a live region, read out on every change.
+  if ($('#outage-text').textContent !== text) $('#outage-text').textContent = text;
+  return true;
+}
+
 // Runs every second in live mode: warns when snapshots stop arriving.
 function checkFreshness() {
   if (state.mode !== 'live' || state.dbError) return;
@@ -457,6 +473,7 @@ function openStream() {
       return;
     }
     showBrokenParts(snapshot.broken_parts);
+    const outage = showDatabaseOutage(snapshot.ingest);
     if (snapshot.error) {
       // The server is up but its database is not: keep the last numbers, say why.
       state.dbError = snapshot.error;
@@ -469,7 +486,8 @@ function openStream() {
     state.lastSnapshotAt = Date.now();
     state.streamError = false;
     hideWarning();
-    setStatus('live', 'Live');
+    if (outage) setStatus('outage', 'Database unavailable');
+    else setStatus('live', 'Live');
     render(snapshot);
   });
   source.addEventListener('error', () => {
@@ -516,6 +534,9 @@ function setMode(mode) {
   $('#mode-live').setAttribute('aria-pressed', String(mode === 'live'));
   $('#mode-past').setAttribute('aria-pressed', String(mode === 'past'));
   $('#past-form').hidden = mode !== 'past';
+  // Past mode shows stored numbers, which an outage does not change; live mode shows it again
+  // from its first snapshot.
+  showDatabaseOutage(null);
   if (mode === 'live') {
     state.pastRequest++;
     state.dbError = null;
