@@ -39,8 +39,11 @@ enum class Malformation : uint8_t {
                           // (kWrongType), or server_id empty (kOutOfRange)
   kNegativePrice,         // order_placed: a negative unit price (kOutOfRange)
   kNoItems,               // order_placed: no items (kEmptyItems)
-  kBrokenItem,            // order_placed: an item or the subtotal broken (the reason it names)
-  kBadKitchenTime,        // order_completed: negative (kOutOfRange) or a string (kWrongType)
+  kBrokenItem,            // order_placed: quantity 0 (kOutOfRange) or a string (kWrongType),
+                          // item_name or price absent (kMissingField), items an object or the
+                          // subtotal a string (kWrongType)
+  kBadKitchenTime,        // order_completed: kitchen time negative (kOutOfRange) or a string
+                          // (kWrongType), or order_id empty (kOutOfRange)
   kBadPayment,            // payment: negative money or a bad method (kOutOfRange), a string
                           // amount (kWrongType)
 };

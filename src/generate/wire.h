@@ -5,6 +5,7 @@
 // location_* fields.
 #include <fmt/format.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
