@@ -1,15 +1,10 @@
 #pragma once
 // The mock point-of-sale stream: a seeded simulation of restaurants (parties seated, orders,
-// kitchen, payments) that yields JSON lines in the exercise brief's format (docs/EVENTS.md), plus
-// the spellings real producers use (zone-less timestamps, opaque ids, location_* fields) and the
-// noise a real feed has (redeliveries, late lines, refused lines, conflicting redeliveries).
-//
-// The simulation: parties (1–8 people) arrive, more at lunch and dinner (by UTC hour), sit at a
-// free table or queue; 4 % walk out before ordering, the others order 3–15 min after sitting;
-// the kitchen completes an order 8–30 min after it is placed (3 % never); 25 % order a second
-// round (a new order_id) 5–20 min after the first completes; 5–40 min after the last completion
-// each completed order is paid (one payment per order; 2 % of parties never pay); the table is
-// free again 2–8 min later. Tax is 8–10 % per restaurant, tips 0–25 %.
+// kitchen, payments: simulation.h) whose events are written as JSON lines in the exercise
+// brief's format (docs/EVENTS.md) or the spellings real producers use, zone-less timestamps,
+// opaque ids, location_* fields (wire.h), with the noise a real feed has: redeliveries, late
+// lines, refused lines, conflicting redeliveries (noise.h). This header is what callers use;
+// generator.cpp composes the pieces and orders the lines in time.
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -1,12 +1,15 @@
 // The mock event stream: determinism, the exact shape of docs/EVENTS.md, money that adds up, a
-// plausible simulation (causal order, timings), the noise it promises, the CLI and live mode.
+// plausible simulation (causal order, timings), the noise it promises, the CLI and live mode;
+// and its pieces one by one: the simulation, the wire format, the noise.
 #include "generate/generator.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -16,10 +19,15 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <variant>
 #include <vector>
 
 #include "common/time.h"
+#include "decode/decoder.h"
 #include "decode/reasons.h"
+#include "generate/noise.h"
+#include "generate/simulation.h"
+#include "generate/wire.h"
 #include "test_support.h"
 
 namespace tp {
@@ -727,6 +735,419 @@ TEST(GeneratorFormat, MalformedLinesNameTheReasonTheyAreRefusedFor) {
     EXPECT_GT(reasons[reason], 50) << reason;
   }
   EXPECT_EQ(reasons.count(""), 0u);
+}
+
+// ---- pinned bytes ----
+
+// FNV-1a over every line's text, emit time, kind and expected reason, then the stats: a digest
+// of everything next_line() and stats() say, to pin the output of an option set.
+uint64_t stream_digest(const GeneratorOptions& options, std::optional<int64_t> restart = {}) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  auto add = [&hash](std::string_view bytes) {
+    for (char c : bytes) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 0x100000001b3ULL;
+    }
+    hash ^= 0xff;  // a separator no text ends with
+    hash *= 0x100000001b3ULL;
+  };
+  Generator generator(options);
+  if (restart) generator.restart_clock(*restart);
+  while (auto line = generator.next_line()) {
+    add(line->text);
+    add(std::to_string(line->emit_ms));
+    add(generate::line_kind_name(line->kind));
+    add(line->expected_reason ? decode::reason_code(*line->expected_reason) : "-");
+  }
+  const auto& s = generator.stats();
+  for (int64_t value : {s.lines, s.events, s.late, s.duplicates, s.conflicts, s.malformed,
+                        s.first_event_ms, s.last_event_ms, static_cast<int64_t>(s.tables)}) {
+    add(std::to_string(value));
+  }
+  return hash;
+}
+
+// Every option changes the stream somewhere; these digests were taken from the generator
+// before it was split into simulation, wire format and noise, and any change of output bytes,
+// emit times, kinds or expected reasons shows here. (A deliberate change of the output updates
+// them, and says so.)
+TEST(GeneratorPinned, OutputOfEachOptionSetIsUnchanged) {
+  struct Case {
+    const char* name;
+    GeneratorOptions options;
+    std::optional<int64_t> restart;
+    uint64_t digest;
+  };
+  std::vector<Case> cases;
+  auto add_case = [&cases](const char* name, uint64_t digest, auto edit,
+                           std::optional<int64_t> restart = {}) {
+    GeneratorOptions options;
+    edit(options);
+    cases.push_back({name, options, restart, digest});
+  };
+  add_case("defaults", 0x5dc60e1a0ec401dbULL, [](GeneratorOptions& o) { o.max_events = 20000; });
+  add_case("readme sample", 0xa4cdd86c4df7b556ULL, [](GeneratorOptions& o) {
+    o.seed = 42;
+    o.duration_ms = 12 * 3'600'000LL;
+    o.renames = true;
+    o.naive_rate = 0.2;
+    o.opaque_id_rate = 0.1;
+  });
+  add_case("heavy noise", 0x474574d843119afeULL, [](GeneratorOptions& o) {
+    o.seed = 7;
+    o.restaurants = 3;
+    o.max_events = 30000;
+    o.duplicate_rate = 0.1;
+    o.late_rate = 0.1;
+    o.max_late_ms = 120'000;
+    o.malformed_rate = 0.05;
+    o.conflict_rate = 0.05;
+  });
+  add_case("all spellings", 0x13252eac5f6e545bULL, [](GeneratorOptions& o) {
+    o.seed = 9;
+    o.restaurants = 12;
+    o.duration_ms = 6 * 3'600'000LL;
+    o.location_fields = true;
+    o.naive_rate = 1.0;
+    o.opaque_id_rate = 1.0;
+    o.renames = true;
+    o.rename_every_ms = 3'600'000;
+    o.malformed_rate = 0.03;
+    o.conflict_rate = 0.02;
+  });
+  add_case("target rate, other start", 0xb29718cae7aad1fULL, [](GeneratorOptions& o) {
+    o.seed = 3;
+    o.rush_hours = false;
+    o.target_rate = 200;
+    o.max_events = 20000;
+    o.start_ms = 1735689600000;  // 2025-01-01T00:00:00Z
+  });
+  add_case(
+      "warm start, restarted clock (live)", 0xfa537a5bf57520aeULL,
+      [](GeneratorOptions& o) {
+        o.seed = 4;
+        o.warm_start = true;
+        o.target_rate = 50;
+        o.rush_hours = false;
+        o.max_events = 10000;
+        o.malformed_rate = 0.02;
+        o.late_rate = 0.05;
+      },
+      generate::kDefaultStartMs + 12'345'678);
+  add_case("clean", 0xcefd7c51c3b95f64ULL, [](GeneratorOptions& o) {
+    o.seed = 123;
+    o.restaurants = 1;
+    o.max_events = 5000;
+    o.duplicate_rate = 0;
+    o.late_rate = 0;
+    o.malformed_rate = 0;
+  });
+  add_case("malformed in mixed spellings", 0x5cf72dd82816beafULL, [](GeneratorOptions& o) {
+    o.seed = 5;
+    o.max_events = 40000;
+    o.malformed_rate = 0.05;
+    o.location_fields = true;
+    o.naive_rate = 0.5;
+    o.opaque_id_rate = 0.5;
+  });
+  add_case("many restaurants", 0x66537f60fe5c440fULL, [](GeneratorOptions& o) {
+    o.seed = 8;
+    o.restaurants = 1000;
+    o.max_events = 20000;
+    o.malformed_rate = 0.02;
+    o.conflict_rate = 0.02;
+  });
+  add_case("duration and count", 0x729eaa4f18128efaULL, [](GeneratorOptions& o) {
+    o.seed = 2;
+    o.duration_ms = 2 * 3'600'000LL;
+    o.max_events = 3000;
+    o.renames = true;
+    o.rename_every_ms = 60'000;
+  });
+  for (const auto& c : cases) {
+    EXPECT_EQ(fmt::format("{:#x}", stream_digest(c.options, c.restart)),
+              fmt::format("{:#x}", c.digest))
+        << c.name;
+  }
+}
+
+// ---- the pieces: wire format, noise, simulation ----
+
+// One restaurant and order to write events of, with a name that needs escaping.
+struct WireFixture {
+  generate::Restaurant restaurant;
+  generate::Items items;
+  WireFixture() {
+    restaurant.number = "001";
+    restaurant.id = "r-001";
+    restaurant.name = "Pulse \"Café\"";
+    restaurant.table_width = 2;
+    restaurant.servers = 3;
+    restaurant.tax_bp = 850;
+    items.lines = 2;
+    items.item[0] = 6;  // m-burger, 14.50
+    items.qty[0] = 2;
+    items.item[1] = 26;  // m-cola, 3.25
+    items.qty[1] = 1;
+    items.subtotal_cents = 2 * 1450 + 325;
+  }
+  generate::SimEvent event(EventType type) const {
+    generate::SimEvent ev;
+    ev.type = type;
+    ev.t = generate::kDefaultStartMs + 3'723'456;  // 2026-11-24T12:02:03.456Z
+    ev.restaurant = &restaurant;
+    ev.table = 6;
+    ev.server = 2;
+    ev.party_size = 4;
+    ev.order_seq = 42;
+    ev.items = &items;
+    ev.kitchen_tenths = 187;
+    ev.subtotal = items.subtotal_cents;
+    ev.tax = 274;
+    ev.tip = 500;
+    ev.method = "cash";
+    generate::make_uuid(0x0123456789abcdefULL, 0xfedcba9876543210ULL, ev);
+    return ev;
+  }
+};
+
+std::string write_line(generate::Wire& wire, const generate::SimEvent& ev, int tweak = 0) {
+  fmt::memory_buffer out;
+  out.append(std::string_view("stale contents"));  // write() replaces them
+  wire.write(ev, tweak, out);
+  return fmt::to_string(out);
+}
+
+TEST(GeneratorWire, EventIdsInBothForms) {
+  generate::SimEvent ev;
+  generate::make_uuid(0x0123456789abcdefULL, 0xfedcba9876543210ULL, ev);
+  // Version nibble 4, variant bits 10: the rest of the two words as they are.
+  EXPECT_EQ(std::string(ev.id, ev.id_size), "01234567-89ab-4def-bedc-ba9876543210");
+  generate::make_opaque_id(35, 36, ev);
+  EXPECT_EQ(std::string(ev.id, ev.id_size), "evt_z0000000000100000000");
+}
+
+TEST(GeneratorWire, EachTypeInEachSpellingIsTheBriefsLine) {
+  const WireFixture f;
+  const std::string uuid = R"({"event_id":"01234567-89ab-4def-bedc-ba9876543210",)";
+  const std::string place = R"("restaurant_id":"r-001","restaurant_name":"Pulse \"Café\"",)";
+  const std::string location = R"("location_id":"r-001","location_name":"Pulse \"Café\"",)";
+  const std::string items =
+      R"("items":[{"item_id":"m-burger","item_name":"Classic Burger","category":"mains",)"
+      R"("price":14.5,"quantity":2},{"item_id":"m-cola","item_name":"Cola",)"
+      R"("category":"drinks","price":3.25,"quantity":1}],"subtotal":32.25})";
+  generate::Wire restaurant_wire(false);
+  generate::Wire location_wire(true);
+
+  auto seated = f.event(EventType::kTableSeated);
+  EXPECT_EQ(write_line(restaurant_wire, seated),
+            uuid + R"("event_type":"table_seated","timestamp":"2026-11-24T12:02:03.456Z",)" +
+                place + R"("table_id":"T07","party_size":4,"server_id":"s-001-03"})");
+
+  auto placed = f.event(EventType::kOrderPlaced);
+  placed.naive = true;
+  generate::make_opaque_id(35, 36, placed);
+  EXPECT_EQ(write_line(location_wire, placed),
+            R"({"event_id":"evt_z0000000000100000000","event_type":"order_placed",)"
+            R"("timestamp":"2026-11-24T12:02:03.456000",)" +
+                location + R"("table_id":"T07","server_id":"s-001-03","order_id":"o-001-000042",)" +
+                items);
+
+  auto completed = f.event(EventType::kOrderCompleted);
+  completed.naive = true;
+  EXPECT_EQ(write_line(restaurant_wire, completed),
+            uuid + R"("event_type":"order_completed","timestamp":"2026-11-24T12:02:03.456000",)" +
+                place +
+                R"("table_id":"T07","order_id":"o-001-000042","kitchen_time_minutes":18.7})");
+
+  auto payment = f.event(EventType::kPayment);
+  EXPECT_EQ(write_line(location_wire, payment),
+            uuid + R"("event_type":"payment","timestamp":"2026-11-24T12:02:03.456Z",)" + location +
+                R"("table_id":"T07","order_id":"o-001-000042","subtotal":32.25,"tax":2.74,)"
+                R"("tip":5,"total_amount":39.99,"payment_method":"cash"})");
+
+  // The decoder accepts each, in both spellings, with the values written.
+  decode::Decoder decoder;
+  for (auto* wire : {&restaurant_wire, &location_wire}) {
+    for (const auto* ev : {&seated, &placed, &completed, &payment}) {
+      const std::string text = write_line(*wire, *ev);
+      auto result = decoder.decode(text);
+      ASSERT_TRUE(std::holds_alternative<decode::Decoded>(result)) << text;
+      const auto& event = std::get<decode::Decoded>(result).event;
+      EXPECT_EQ(event.ts_ms, ev->t) << text;
+      EXPECT_EQ(event.restaurant_id, "r-001");
+      EXPECT_EQ(event.restaurant_name, "Pulse \"Café\"");
+      EXPECT_EQ(event.table_id, "T07");
+      EXPECT_EQ(std::get<decode::Decoded>(result).naive_timestamp, ev->naive);
+    }
+  }
+}
+
+TEST(GeneratorWire, AConflictChangesOneValueAndStaysConsistent) {
+  const WireFixture f;
+  generate::Wire wire(false);
+  const std::string tail_of[] = {
+      R"("party_size":5,"server_id":"s-001-03"})",
+      R"("quantity":3},{"item_id":"m-cola","item_name":"Cola","category":"drinks","price":3.25,)"
+      R"("quantity":1}],"subtotal":46.75})",
+      R"("kitchen_time_minutes":20.2})",
+      R"("subtotal":32.25,"tax":2.74,"tip":6,"total_amount":40.99,"payment_method":"cash"})"};
+  size_t i = 0;
+  for (EventType type : {EventType::kTableSeated, EventType::kOrderPlaced,
+                         EventType::kOrderCompleted, EventType::kPayment}) {
+    const auto ev = f.event(type);
+    const std::string same = write_line(wire, ev);
+    const std::string conflict = write_line(wire, ev, 1);
+    EXPECT_NE(same, conflict);
+    EXPECT_TRUE(conflict.ends_with(tail_of[i])) << conflict;
+    EXPECT_EQ(refusal(conflict), "") << conflict;
+    EXPECT_EQ(same.substr(0, 60), conflict.substr(0, 60));  // same event_id, type and time
+    ++i;
+  }
+  // A party of 8 (the most) gets one fewer, not 9.
+  auto eight = f.event(EventType::kTableSeated);
+  eight.party_size = 8;
+  EXPECT_TRUE(write_line(wire, eight, 1).ends_with(R"("party_size":7,"server_id":"s-001-03"})"));
+}
+
+// Copies of the first events of a simulation, their items kept with them.
+class Collect final : public generate::EventSink {
+ public:
+  void on_clock(int64_t now) override {
+    EXPECT_GE(now, last_clock);
+    last_clock = now;
+  }
+  void on_event(generate::SimEvent& ev) override {
+    events.push_back(ev);
+    if (ev.items != nullptr) {
+      items.push_back(*ev.items);
+      events.back().items = &items.back();
+    }
+  }
+  std::vector<generate::SimEvent> events;
+  std::deque<generate::Items> items;
+  int64_t last_clock = INT64_MIN;
+};
+
+TEST(GeneratorSimulation, YieldsTypedEventsInTimeOrderOnePerValidEvent) {
+  GeneratorOptions options;
+  options.seed = 21;
+  options.duration_ms = 3 * 3'600'000LL;
+  options.duplicate_rate = options.late_rate = options.malformed_rate = 0;
+  generate::Simulation sim(options);
+  Collect collect;
+  while (!sim.finished()) sim.step(collect);
+  ASSERT_GT(collect.events.size(), 500u);
+  std::map<EventType, int> by_type;
+  for (size_t i = 0; i < collect.events.size(); ++i) {
+    const auto& ev = collect.events[i];
+    if (i > 0) {
+      EXPECT_GE(ev.t, collect.events[i - 1].t);
+    }
+    EXPECT_GE(ev.t, options.start_ms);
+    EXPECT_LT(ev.t, options.start_ms + options.duration_ms);
+    EXPECT_EQ(ev.id_size, 0) << "the spelling is not the simulation's";
+    ++by_type[ev.type];
+  }
+  EXPECT_EQ(by_type.size(), 4u);
+  EXPECT_EQ(sim.restaurants().size(), 5u);
+  // The generator writes exactly these events: one line each.
+  generate::GeneratorStats stats;
+  const auto lines = generate_lines(options, &stats);
+  EXPECT_EQ(stats.events, static_cast<int64_t>(collect.events.size()));
+  EXPECT_EQ(lines.size(), collect.events.size());
+  EXPECT_EQ(stats.tables, sim.tables());
+}
+
+TEST(GeneratorNoise, DecisionsFollowTheRatesAndDelaysStayInTheirBounds) {
+  GeneratorOptions none;
+  none.duplicate_rate = none.late_rate = none.malformed_rate = none.conflict_rate = 0;
+  generate::Noise quiet(none);
+  GeneratorOptions all = none;
+  all.duplicate_rate = all.late_rate = all.malformed_rate = all.conflict_rate = 1;
+  all.max_late_ms = 60'000;
+  generate::Noise loud(all);
+  for (int i = 0; i < 2000; ++i) {
+    const auto q = quiet.decide();
+    EXPECT_FALSE(q.late || q.duplicate || q.conflict || q.malformed);
+    const auto d = loud.decide();
+    ASSERT_TRUE(d.late && d.duplicate && d.conflict && d.malformed);
+    EXPECT_GE(d.late_by_ms, 12'000);  // a fifth of max_late at least
+    EXPECT_LE(d.late_by_ms, 60'000);
+    EXPECT_GE(d.duplicate_after_ms, 100);
+    EXPECT_LE(d.duplicate_after_ms, 120'000);
+    EXPECT_GE(d.conflict_after_ms, 1'000);
+    EXPECT_LE(d.conflict_after_ms, 600'000);
+  }
+}
+
+// Every malformation kind, on events of every type and in both spellings: the project's
+// decoder and the independent contract check both refuse it for exactly the reason it names,
+// and over its variants it names exactly the reasons listed for it here.
+TEST(GeneratorNoise, EachMalformationIsRefusedByTheDecoderForTheReasonItNames) {
+  using generate::Malformation;
+  const std::map<Malformation, std::set<std::string>> expected = {
+      {Malformation::kCutShort, {"not_json"}},
+      {Malformation::kGarbage, {"not_json"}},
+      {Malformation::kNotAnObject, {"not_object"}},
+      {Malformation::kCommonFieldMissing, {"missing_field"}},
+      {Malformation::kTypeFieldMissing, {"missing_field"}},
+      {Malformation::kBadEventId, {"invalid_event_id", "wrong_type"}},
+      {Malformation::kBadTimestamp, {"invalid_timestamp"}},
+      {Malformation::kUnknownType, {"unknown_event_type"}},
+      {Malformation::kCommonFieldWrongType, {"wrong_type"}},
+      {Malformation::kEmptyOrLongString, {"out_of_range"}},
+      {Malformation::kBothSpellings, {"conflicting_fields"}},
+      {Malformation::kKeyTwice, {"duplicate_key"}},
+      {Malformation::kBadPartySize, {"out_of_range", "wrong_type"}},
+      {Malformation::kNegativePrice, {"out_of_range"}},
+      {Malformation::kNoItems, {"empty_items"}},
+      {Malformation::kBrokenItem, {"out_of_range", "wrong_type", "missing_field"}},
+      {Malformation::kBadKitchenTime, {"out_of_range", "wrong_type"}},
+      {Malformation::kBadPayment, {"out_of_range", "wrong_type"}},
+  };
+  ASSERT_EQ(expected.size(), static_cast<size_t>(generate::kMalformationCount));
+  std::map<Malformation, std::set<std::string>> named;
+  decode::Decoder decoder;
+  for (const bool location_fields : {false, true}) {
+    GeneratorOptions options;
+    options.seed = 17;
+    options.duration_ms = 3 * 3'600'000LL;
+    options.location_fields = location_fields;
+    generate::Simulation sim(options);
+    Collect collect;
+    while (!sim.finished() && collect.events.size() < 600) sim.step(collect);
+    ASSERT_EQ(collect.events.size(), 600u);
+    generate::Rng ids(3);
+    for (auto& ev : collect.events) generate::choose_spelling(ids, 0.5, 0.5, ev);
+    generate::Wire wire(location_fields);
+    generate::Noise noise(options);
+    for (int k = 0; k < generate::kMalformationCount; ++k) {
+      const auto kind = static_cast<Malformation>(k);
+      for (size_t i = 0; i < 80; ++i) {
+        // Sources of every type: the typed kinds turn them into their own type.
+        const auto& source = collect.events[(i * 7 + static_cast<size_t>(k)) % 600];
+        const generate::Malformed bad = noise.malformed(source, kind, wire);
+        const std::string code(decode::reason_code(bad.reason));
+        auto result = decoder.decode(bad.text);
+        ASSERT_TRUE(std::holds_alternative<decode::Rejection>(result)) << k << ": " << bad.text;
+        EXPECT_EQ(decode::reason_code(std::get<decode::Rejection>(result).reason), code)
+            << k << ": " << bad.text;
+        EXPECT_EQ(refusal(bad.text), code) << k << ": " << bad.text;
+        named[kind].insert(code);
+        // A typed kind's line is of its type (where it still names one).
+        const auto type = generate::malformation_type(kind);
+        const json parsed = json::parse(bad.text, nullptr, false);
+        if (type && parsed.is_object() && parsed.contains("event_type") &&
+            parsed["event_type"].is_string()) {
+          EXPECT_EQ(parsed["event_type"].get<std::string>(), event_type_name(*type)) << bad.text;
+        }
+      }
+    }
+  }
+  for (const auto& [kind, reasons] : expected) {
+    EXPECT_EQ(named[kind], reasons) << "kind " << static_cast<int>(kind);
+  }
 }
 
 // ---- money ----
