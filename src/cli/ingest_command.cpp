@@ -55,12 +55,9 @@ void add_ingest_command(CLI::App& app) {
     if (auto broken = check_broken_parts(*factory.value(), flags->connection); !broken.ok()) {
       fail(broken.error());
     }
-    {
-      auto client = factory.value()->connect();
-      if (!client.ok()) fail(client.error());
-      auto migrated = migrate_and_backfill(*client.value(), {});
-      if (!migrated.ok()) fail(migrated.error());
-    }
+    // A database down at start is waited for like one that goes away later (--retry-for).
+    auto migrated = migrate_at_start(*factory.value(), options.retry);
+    if (!migrated.ok()) fail(migrated.error());
     ingest::Consumer consumer(*factory.value(), options);
     g_running_consumer.store(&consumer);
     std::signal(SIGINT, on_stop_signal);

@@ -93,10 +93,25 @@ void serve(const ServeFlags& flags) {
   if (!broken_parts.ok()) fail(broken_parts.error());
 
   if (flags.migrate) {
-    auto client = factory.value()->connect();
-    if (!client.ok()) fail(client.error());
-    auto report = migrate_and_backfill(*client.value(), {});
+    // A database down at start is waited for (--retry-for, forever by default) like one that
+    // goes away later; SIGINT/SIGTERM end the wait (they are blocked, so a thread takes them).
+    std::atomic<bool> stop_waiting{false};
+    std::atomic<bool> migrated{false};
+    std::thread waiter([&] {
+      timespec tick{0, 100 * 1000 * 1000};
+      while (!migrated) {
+        int signal = sigtimedwait(&signals, nullptr, &tick);
+        if (signal == SIGINT || signal == SIGTERM) {
+          stop_waiting = true;
+          return;
+        }
+      }
+    });
+    auto report = migrate_at_start(*factory.value(), ingest_options->retry, &stop_waiting);
+    migrated = true;
+    waiter.join();
     if (!report.ok()) fail(report.error());
+    if (stop_waiting) return;  // a stop asked for while migrating: nothing served yet
     for (const auto& name : report->applied) spdlog::info("applied migration {}", name);
   }
 

@@ -250,6 +250,9 @@ class EmbeddedClient final : public Client {
   }
 
   Status execute(std::string_view sql, const QueryParams& params) override {
+    if (fault_window("clickhouse_execute_unavailable")) {
+      return make_error(ErrorCode::kUnavailable, "injected fault clickhouse_execute_unavailable");
+    }
     TP_RETURN_IF_ERROR(set_params(params));
     return run(sql, nullptr);
   }

@@ -152,6 +152,9 @@ class HttpClient final : public Client {
   HttpClient& operator=(const HttpClient&) = delete;
 
   Status execute(std::string_view sql, const QueryParams& params) override {
+    if (fault_window("clickhouse_execute_unavailable")) {
+      return make_error(ErrorCode::kUnavailable, "injected fault clickhouse_execute_unavailable");
+    }
     UrlSettings settings;
     TP_RETURN_IF_ERROR(add_params(params, settings));
     auto response = perform(settings, sql, Answer::kDiscarded);

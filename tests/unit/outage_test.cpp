@@ -3,8 +3,12 @@
 // a stop while it waits ends the run at once and commits nothing half. The outage is injected
 // (TABLEPULSE_FAULTS=clickhouse_insert_unavailable=SKIP:Ns): every insert of the client fails as
 // unavailable for N seconds after the first SKIP.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <httplib.h>
 
@@ -170,6 +174,67 @@ TEST(EngineOutage, MetricsShowTheOutageWhileItLasts) {
   EXPECT_GT(sample(after, "tablepulse_database_retries_total"), 0);
   ::kill(serve.pid, SIGTERM);
   EXPECT_EQ(WEXITSTATUS(pclose(serve.out)), 0);
+}
+
+// A loopback port nothing listens on (bound to find a free one, then closed).
+int closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// Seconds `command` took, and its result.
+std::pair<double, test::CommandResult> timed(const std::string& command) {
+  auto start = std::chrono::steady_clock::now();
+  auto result = test::run_command(command);
+  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+          result};
+}
+
+// A database down when `ingest` or `serve` starts: their migration failed on the first
+// `unavailable` (in milliseconds) while the consumer after it would have waited. It now waits
+// under the same --retry-for, then ends with `unavailable` (exit 7).
+TEST(StartOutage, MigratingAtStartWaitsForTheDatabaseUpToRetryFor) {
+  const std::string url = fmt::format("http://127.0.0.1:{}", closed_port());
+  for (const std::string& command :
+       {std::string("ingest -q --retry-for 2s /dev/null"),
+        std::string("serve --listen 127.0.0.1:0 --retry-for 2s")}) {
+    auto [seconds, run] = timed(fmt::format("timeout 60 {} {} --clickhouse {} 2>&1 </dev/null",
+                                            test::tablepulse_binary(), command, url));
+    EXPECT_EQ(run.status, 7) << command << "\n" << run.out;  // unavailable
+    EXPECT_GE(seconds, 1.9) << command << "\n" << run.out;
+    EXPECT_LT(seconds, 20) << command << "\n" << run.out;
+    EXPECT_NE(run.out.find("migrating at start"), std::string::npos) << run.out;
+  }
+  // --retry-for 0 still fails at once.
+  auto [seconds, run] = timed(fmt::format("{} ingest -q --retry-for 0 --clickhouse {} /dev/null 2>&1",
+                                          test::tablepulse_binary(), url));
+  EXPECT_EQ(run.status, 7) << run.out;
+  EXPECT_LT(seconds, 1.5) << run.out;
+}
+
+// The same on the embedded engine, its statements failing as unavailable for 3 s
+// (TABLEPULSE_FAULTS): the run waits, migrates and ingests; --retry-for 1s gives up.
+TEST(EngineOutage, MigratingAtStartWaitsOutAnOutage) {
+  test::TempDir dir;
+  auto [seconds, run] = timed(ingest_command(dir.str() + "/db", "clickhouse_execute_unavailable=3s",
+                                             "--retry-for 30s"));
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_GE(seconds, 2.9) << run.out;
+  EXPECT_EQ(summary_of(run.out)["inserted"], 4831) << run.out;
+  test::TempDir other;
+  auto [gave_up_after, failed] =
+      timed(ingest_command(other.str() + "/db", "clickhouse_execute_unavailable=30s",
+                           "--retry-for 1s") + " 2>&1");
+  EXPECT_EQ(failed.status, 7) << failed.out;
+  EXPECT_GE(gave_up_after, 0.9) << failed.out;
+  EXPECT_LT(gave_up_after, 20) << failed.out;
 }
 
 }  // namespace
