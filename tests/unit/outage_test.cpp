@@ -212,6 +212,13 @@ TEST(StartOutage, MigratingAtStartWaitsForTheDatabaseUpToRetryFor) {
     EXPECT_LT(seconds, 20) << command << "\n" << run.out;
     EXPECT_NE(run.out.find("migrating at start"), std::string::npos) << run.out;
   }
+  // serve waits for as long as it takes by default; SIGTERM ends the wait at once.
+  auto [stopped_after, stopped] = timed(fmt::format(
+      "timeout --preserve-status -s TERM 1.5 {} serve --listen 127.0.0.1:0 --clickhouse {} 2>&1",
+      test::tablepulse_binary(), url));
+  EXPECT_EQ(stopped.status, 7) << stopped.out;
+  EXPECT_GE(stopped_after, 1.4) << stopped.out;
+  EXPECT_LT(stopped_after, 5) << stopped.out;
   // --retry-for 0 still fails at once.
   auto [seconds, run] = timed(fmt::format("{} ingest -q --retry-for 0 --clickhouse {} /dev/null 2>&1",
                                           test::tablepulse_binary(), url));
