@@ -3,6 +3,9 @@
 // A failing command throws CLI::RuntimeError(exit status) after printing its error.
 #include <CLI/CLI.hpp>
 
+#include <atomic>
+
+#include "clickhouse/retry.h"
 #include "clickhouse/schema.h"
 
 namespace tp::cli {
@@ -21,5 +24,12 @@ void add_rematch_command(CLI::App& app);   // rebuild the stored matches from st
 Result<clickhouse::MigrateReport> migrate_and_backfill(
     clickhouse::Client& client, const clickhouse::SchemaOptions& options,
     std::optional<int> up_to_version = std::nullopt);
+
+// migrate_and_backfill at the start of a command that then consumes (ingest, serve): while the
+// database is unavailable it waits and tries again under `retry` (the command's --retry-for),
+// as the consumer does, until the policy gives up or `*stop` is set; other failures end it.
+Result<clickhouse::MigrateReport> migrate_at_start(clickhouse::ClientFactory& factory,
+                                                   const clickhouse::RetryPolicy& retry,
+                                                   const std::atomic<bool>* stop = nullptr);
 
 }  // namespace tp::cli

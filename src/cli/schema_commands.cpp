@@ -1,5 +1,6 @@
 // `tablepulse migrate`, `tablepulse schema` and `tablepulse rematch`.
 #include <fmt/core.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -45,6 +46,32 @@ Result<clickhouse::MigrateReport> migrate_and_backfill(clickhouse::Client& clien
     if (!rematched.ok()) return rematched.error();
   }
   return report;
+}
+
+Result<clickhouse::MigrateReport> migrate_at_start(clickhouse::ClientFactory& factory,
+                                                   const clickhouse::RetryPolicy& retry,
+                                                   const std::atomic<bool>* stop) {
+  std::optional<clickhouse::MigrateReport> report;
+  // Each attempt is the whole of migrate_and_backfill, which is safe to repeat (schema.h).
+  Status status = clickhouse::retry(
+      retry,
+      [&]() -> Status {
+        auto client = factory.connect();
+        if (!client.ok()) return client.error();
+        auto migrated = migrate_and_backfill(*client.value(), {});
+        if (!migrated.ok()) return migrated.error();
+        report = std::move(migrated.value());
+        return {};
+      },
+      stop,
+      [](const clickhouse::RetryNotice& notice) {
+        if (!notice.will_retry) return;
+        spdlog::warn("migrating at start: {} (attempt {}, failing for {:.1f} s; next in {} ms)",
+                     notice.error.to_string(), notice.attempt, notice.failing_for_ms / 1000.0,
+                     notice.wait_ms);
+      });
+  if (!status.ok()) return status.error();
+  return std::move(*report);
 }
 
 void add_migrate_command(CLI::App& app) {

@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/connection.h"
+#include "cli/consumer_flags.h"
 #include "clickhouse/schema.h"
 #include "ingest/consumer.h"
 #include "query/metrics.h"
@@ -24,15 +25,15 @@ struct ServeFlags {
   ConnectionFlags connection;
   std::string listen = "127.0.0.1:8080";
   std::vector<std::string> sources;
-  bool follow = false;
-  std::string dead_letter;
-  uint64_t dead_letter_max_bytes = ingest::IngestOptions{}.dead_letter_max_bytes;
+  ConsumerFlags consumer;
   std::string token;
   bool token_given = false;  // --token on the command line (even empty)
   bool migrate = true;
   int threads = 48;
-  std::string default_timezone = "UTC";  // zone-less timestamps of --source lines are read in it
 };
+
+// A server waits out any outage of the database, whether or not its sources end.
+constexpr ConsumerDefaults kServeDefaults{"forever"};
 
 // "host:port", "[::1]:port" or ":port" (loopback) into host and port.
 Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
@@ -83,18 +84,34 @@ void serve(const ServeFlags& flags) {
   }
   auto listen = parse_listen(flags.listen);
   if (!listen.ok()) fail(listen.error());
-  auto zone = TimeZone::load(flags.default_timezone);
-  if (!zone.ok()) fail(zone.error());
+  // Checked with or without --source, like `ingest` checks them.
+  auto ingest_options = consumer_options(flags.consumer, kServeDefaults);
+  if (!ingest_options.ok()) fail(ingest_options.error());
   auto factory = open_connection(flags.connection);
   if (!factory.ok()) fail(factory.error());
   auto broken_parts = check_broken_parts(*factory.value(), flags.connection);
   if (!broken_parts.ok()) fail(broken_parts.error());
 
   if (flags.migrate) {
-    auto client = factory.value()->connect();
-    if (!client.ok()) fail(client.error());
-    auto report = migrate_and_backfill(*client.value(), {});
+    // A database down at start is waited for (--retry-for, forever by default) like one that
+    // goes away later; SIGINT/SIGTERM end the wait (they are blocked, so a thread takes them).
+    std::atomic<bool> stop_waiting{false};
+    std::atomic<bool> migrated{false};
+    std::thread waiter([&] {
+      timespec tick{0, 100 * 1000 * 1000};
+      while (!migrated) {
+        int signal = sigtimedwait(&signals, nullptr, &tick);
+        if (signal == SIGINT || signal == SIGTERM) {
+          stop_waiting = true;
+          return;
+        }
+      }
+    });
+    auto report = migrate_at_start(*factory.value(), ingest_options->retry, &stop_waiting);
+    migrated = true;
+    waiter.join();
     if (!report.ok()) fail(report.error());
+    if (stop_waiting) return;  // a stop asked for while migrating: nothing served yet
     for (const auto& name : report->applied) spdlog::info("applied migration {}", name);
   }
 
@@ -124,13 +141,8 @@ void serve(const ServeFlags& flags) {
   std::optional<ingest::Consumer> consumer;
   std::thread consumer_thread;
   if (!flags.sources.empty()) {
-    ingest::IngestOptions ingest_options;
-    ingest_options.sources = flags.sources;
-    ingest_options.follow = flags.follow;
-    ingest_options.dead_letter_path = flags.dead_letter;
-    ingest_options.dead_letter_max_bytes = flags.dead_letter_max_bytes;
-    ingest_options.default_zone = zone.value();
-    consumer.emplace(*factory.value(), ingest_options, stats);
+    ingest_options->sources = flags.sources;
+    consumer.emplace(*factory.value(), ingest_options.value(), stats);
     consumer_thread = std::thread([&] {
       Result<ingest::IngestSummary> summary = make_error(ErrorCode::kInternal, "not run");
       try {  // this thread's exception boundary: the page and /healthz say it stopped
@@ -189,17 +201,7 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--source", flags->sources,
                       "JSON lines to ingest while serving: a file, or - for stdin (repeatable)");
-  command->add_flag("--follow", flags->follow, "Keep reading the sources as they grow, across truncation and rotation (tail -F)");
-  command->add_option("--dlq", flags->dead_letter, "Write refused lines to this file");
-  command
-      ->add_option("--dlq-max-bytes", flags->dead_letter_max_bytes,
-                   "Cap on the dead-letter file's size; refused lines past it are counted, not "
-                   "written; 0: no cap")
-      ->capture_default_str();
-  command
-      ->add_option("--default-timezone", flags->default_timezone,
-                   "IANA zone that timestamps written without one are read in")
-      ->capture_default_str();
+  add_consumer_flags(command, flags->consumer, kServeDefaults);
   command
       ->add_option("--token", flags->token,
                    "Require this bearer token (or $TABLEPULSE_TOKEN) on the page, the API "

@@ -5,7 +5,17 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "clickhouse/error_codes.h"
+
 namespace tp::clickhouse {
+
+Error statement_error(std::string message, int clickhouse_code) {
+  const bool corrupted = clickhouse_code == error_codes::CHECKSUM_DOESNT_MATCH ||
+                         clickhouse_code == error_codes::CORRUPTED_DATA ||
+                         clickhouse_code == error_codes::CANNOT_DECOMPRESS;
+  return Error{corrupted ? ErrorCode::kDataCorrupted : ErrorCode::kClickHouse, std::move(message),
+               clickhouse_code};
+}
 
 std::string quote_string(std::string_view value) {
   std::string out;

@@ -67,6 +67,12 @@ class ClientFactory {
   virtual std::string describe() const = 0;
 };
 
+// An error ClickHouse reported for a statement, on either backend: data_corrupted for the codes
+// of stored data that does not read back (a part whose bytes changed but not its file sizes,
+// which the engine's load-time check cannot see: CHECKSUM_DOESNT_MATCH, CORRUPTED_DATA,
+// CANNOT_DECOMPRESS), clickhouse_error for any other.
+Error statement_error(std::string message, int clickhouse_code);
+
 // Quotes `value` as a ClickHouse string literal ('...' with \ and ' escaped).
 std::string quote_string(std::string_view value);
 

@@ -18,20 +18,14 @@
 namespace tp::clickhouse {
 namespace {
 
-// ClickHouse's codes for stored data that does not read back (CHECKSUM_DOESNT_MATCH,
-// CORRUPTED_DATA, CANNOT_DECOMPRESS): a part whose bytes changed but not its file sizes, which
-// the engine's load-time check cannot see; a query that reads it fails with one of these.
-bool is_corrupted_data_code(int code) { return code == 40 || code == 246 || code == 271; }
-
 // Splits "[chdb] Code: 60. DB::Exception: ..." into ClickHouse's code and an Error.
 Error engine_error(const AdbcError& adbc, std::string_view what) {
   std::string message = adbc.message != nullptr ? adbc.message : "unknown engine error";
-  Error error{ErrorCode::kClickHouse, fmt::format("{}: {}", what, message), 0};
+  int code = 0;
   if (size_t at = message.find("Code: "); at != std::string::npos) {
-    error.clickhouse_code = std::atoi(message.c_str() + at + 6);
+    code = std::atoi(message.c_str() + at + 6);
   }
-  if (is_corrupted_data_code(error.clickhouse_code)) error.code = ErrorCode::kDataCorrupted;
-  return error;
+  return statement_error(fmt::format("{}: {}", what, message), code);
 }
 
 // Frees an AdbcError's message the way ADBC requires.
@@ -256,6 +250,9 @@ class EmbeddedClient final : public Client {
   }
 
   Status execute(std::string_view sql, const QueryParams& params) override {
+    if (fault_window("clickhouse_execute_unavailable")) {
+      return make_error(ErrorCode::kUnavailable, "injected fault clickhouse_execute_unavailable");
+    }
     TP_RETURN_IF_ERROR(set_params(params));
     return run(sql, nullptr);
   }

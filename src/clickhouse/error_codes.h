@@ -4,6 +4,7 @@
 // Error::clickhouse_code. Every other file names them from here.
 namespace tp::clickhouse::error_codes {
 
+inline constexpr int CHECKSUM_DOESNT_MATCH = 40;  // stored data that does not read back …
 inline constexpr int UNKNOWN_TABLE = 60;
 inline constexpr int SYNTAX_ERROR = 62;
 inline constexpr int UNKNOWN_DATABASE = 81;
@@ -18,7 +19,9 @@ inline constexpr int NETWORK_ERROR = 210;
 inline constexpr int NO_ZOOKEEPER = 225;
 inline constexpr int MEMORY_LIMIT_EXCEEDED = 241;
 inline constexpr int TABLE_IS_READ_ONLY = 242;  // a replica that lost its Keeper session
+inline constexpr int CORRUPTED_DATA = 246;  // … (statement_error: data_corrupted) …
 inline constexpr int TOO_MANY_PARTS = 252;
+inline constexpr int CANNOT_DECOMPRESS = 271;  // … on either backend
 inline constexpr int ALL_CONNECTION_TRIES_FAILED = 279;
 inline constexpr int TOO_FEW_LIVE_REPLICAS = 285;
 inline constexpr int UNKNOWN_STATUS_OF_INSERT = 319;

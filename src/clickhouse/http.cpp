@@ -152,6 +152,9 @@ class HttpClient final : public Client {
   HttpClient& operator=(const HttpClient&) = delete;
 
   Status execute(std::string_view sql, const QueryParams& params) override {
+    if (fault_window("clickhouse_execute_unavailable")) {
+      return make_error(ErrorCode::kUnavailable, "injected fault clickhouse_execute_unavailable");
+    }
     UrlSettings settings;
     TP_RETURN_IF_ERROR(add_params(params, settings));
     auto response = perform(settings, sql, Answer::kDiscarded);
@@ -325,13 +328,14 @@ class HttpClient final : public Client {
     return error;
   }
 
-  // An HTTP error answer as an Error: credentials refused, or ClickHouse refusing a statement.
+  // An HTTP error answer as an Error: credentials refused, a proxy away, or ClickHouse refusing
+  // a statement (statement_error: data_corrupted for the broken-part codes).
   static Error server_error(const Response& response) {
     std::string_view text = trim(response.body);
     if (text.size() > kMaxMessageBytes) text = text.substr(0, kMaxMessageBytes);
-    Error error{ErrorCode::kClickHouse,
-                text.empty() ? fmt::format("HTTP {}", response.status) : std::string(text),
-                response.exception_code != 0 ? response.exception_code : code_in_text(text)};
+    Error error = statement_error(
+        text.empty() ? fmt::format("HTTP {}", response.status) : std::string(text),
+        response.exception_code != 0 ? response.exception_code : code_in_text(text));
     bool auth_code = std::find(std::begin(kAuthCodes), std::end(kAuthCodes),
                                error.clickhouse_code) != std::end(kAuthCodes);
     if (response.status == 401 || response.status == 403 || auth_code) {
@@ -379,7 +383,7 @@ class HttpClient final : public Client {
     if (from == std::string_view::npos) return false;
     std::string_view text = trim(rest.substr(from));
     if (text.size() > kMaxMessageBytes) text = text.substr(0, kMaxMessageBytes);
-    error = Error{ErrorCode::kClickHouse, std::string(text), code_in_text(text)};
+    error = statement_error(std::string(text), code_in_text(text));
     return true;
   }
 

@@ -1,11 +1,13 @@
 #include "clickhouse/schema.h"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <regex>
 #include <set>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "common/resources.h"
 
@@ -55,18 +57,115 @@ std::vector<std::string> split_statements(const std::string& script) {
 
 }  // namespace
 
+namespace {
+
+// Whether `c` continues a word (a name, keyword or number): the space between two of them is
+// kept, any other space is layout.
+bool word_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+// One statement without comments and layout (see statements_text).
+std::string strip_statement(const std::string& sql) {
+  std::string out;
+  bool space = false;  // layout or a comment since the last token
+  for (size_t at = 0; at < sql.size();) {
+    const char c = sql[at];
+    if (c == '-' && at + 1 < sql.size() && sql[at + 1] == '-') {
+      at = sql.find('\n', at);
+      if (at == std::string::npos) at = sql.size();
+      space = true;
+      continue;
+    }
+    if (c == '/' && at + 1 < sql.size() && sql[at + 1] == '*') {
+      size_t end = sql.find("*/", at + 2);
+      at = end == std::string::npos ? sql.size() : end + 2;
+      space = true;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++at;
+      space = true;
+      continue;
+    }
+    size_t end = at + 1;
+    if (c == '\'' || c == '"' || c == '`') {  // a literal or quoted name, as written
+      while (end < sql.size()) {
+        if (sql[end] == '\\') {
+          end += 2;
+        } else if (sql[end] == c) {
+          if (end + 1 < sql.size() && sql[end + 1] == c) {
+            end += 2;  // '' inside '...'
+          } else {
+            ++end;
+            break;
+          }
+        } else {
+          ++end;
+        }
+      }
+      end = std::min(end, sql.size());
+    }
+    if (space && !out.empty() && word_char(out.back()) && word_char(c)) out += ' ';
+    space = false;
+    out.append(sql, at, end - at);
+    at = end;
+  }
+  return out;
+}
+
+// FNV-1a, 64 bits: defined by its text, so a statements checksum is the same for every
+// compiler and standard library (std::hash, of the raw checksums, is libstdc++'s).
+std::string fnv1a_hex(std::string_view text) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return fmt::format("{:016x}", hash);
+}
+
+}  // namespace
+
+std::string statements_text(const std::string& text) {
+  std::string out;
+  for (const auto& piece : split_statements(text)) {
+    if (piece.rfind("-- @", 0) == 0) {
+      if (piece != "-- @rematch") out += piece + "\n";
+      continue;
+    }
+    std::string statement = strip_statement(piece);
+    if (!statement.empty()) out += statement + ";\n";
+  }
+  return out;
+}
+
+Migration make_migration(const std::string& name, std::string text) {
+  Migration migration;
+  migration.name = name;
+  migration.version = std::stoi(name.substr(0, name.find('_')));
+  migration.text = std::move(text);
+  migration.checksum = fmt::format("{:016x}", std::hash<std::string>{}(migration.text));
+  migration.statements_checksum = fnv1a_hex(statements_text(migration.text));
+  migration.rematch = std::regex_search(migration.text, kRematch);
+  return migration;
+}
+
+const std::vector<EarlierChecksum>& comment_edited_checksums() {
+  static const std::vector<EarlierChecksum> kEarlier = {
+      {4, "2ef604b2a7600977"},  // 0004 before 2c49f3d added -- @rematch and its comment line
+      {5, "726a62c42624655a"},  // 0005 before ce9cec2 restated the figures in its comment
+  };
+  return kEarlier;
+}
+
 std::vector<Migration> all_migrations() {
   std::vector<Migration> out;
   for (const auto& [path, text] : all_resources()) {
     if (path.rfind(kMigrationsDir, 0) != 0) continue;
     std::string file = path.substr(kMigrationsDir.size());
-    Migration migration;
-    migration.name = file.substr(0, file.rfind('.'));
-    migration.version = std::stoi(migration.name.substr(0, migration.name.find('_')));
-    migration.text = std::string(text);
-    migration.checksum = fmt::format("{:016x}", std::hash<std::string>{}(migration.text));
-    migration.rematch = std::regex_search(migration.text, kRematch);
-    out.push_back(std::move(migration));
+    out.push_back(make_migration(file.substr(0, file.rfind('.')), std::string(text)));
   }
   std::sort(out.begin(), out.end(),
             [](const Migration& a, const Migration& b) { return a.version < b.version; });
@@ -171,20 +270,91 @@ Result<std::optional<int>> current_ttl_days(Client& client) {
   return std::optional<int>(std::stoi(match[1].str()));
 }
 
+namespace {
+
+// What schema_migrations holds for one applied migration.
+struct AppliedMigration {
+  std::string checksum;             // of the file as it was applied
+  std::string statements_checksum;  // empty: recorded by a version that did not keep it
+};
+
+// Whether `checksum` is what a database migrated by an earlier version holds for `migration`,
+// a file that was edited in comments only since.
+bool comment_edited_since(const Migration& migration, const std::string& checksum) {
+  const auto& earlier = comment_edited_checksums();
+  return std::any_of(earlier.begin(), earlier.end(), [&](const EarlierChecksum& known) {
+    return known.version == migration.version && known.checksum == checksum;
+  });
+}
+
+// Refuses an applied migration whose file now holds other statements than it did, and records
+// the statements checksum of a row written before versions kept it (DESIGN §3).
+Status verify_applied(Client& client, const std::vector<Migration>& migrations,
+                      const std::map<int, AppliedMigration>& applied) {
+  for (const auto& migration : migrations) {
+    auto it = applied.find(migration.version);
+    if (it == applied.end()) continue;
+    const AppliedMigration& recorded = it->second;
+    if (!recorded.statements_checksum.empty()) {
+      if (recorded.statements_checksum == migration.statements_checksum) continue;
+      return make_error(
+          ErrorCode::kMigrationMismatch,
+          "sql/migrations/{}.sql holds other statements than this database applied (statements "
+          "checksum {} recorded, {} now): an applied migration must not change; restore the "
+          "file and put the change in a new migration",
+          migration.name, recorded.statements_checksum, migration.statements_checksum);
+    }
+    // Recorded before statements were checksummed: the raw checksum says which file ran.
+    if (recorded.checksum != migration.checksum &&
+        !comment_edited_since(migration, recorded.checksum)) {
+      spdlog::warn(
+          "migration {}: this database recorded it before statement checksums were kept, from a "
+          "file that differs from today's (checksum {}, now {}), so it cannot be verified; its "
+          "statements are recorded as they are now, and a later change will be refused",
+          migration.name, recorded.checksum, migration.checksum);
+    }
+    // The same row with the statements checksum (ReplacingMergeTree: the later insert of an
+    // equal applied_at replaces it).
+    TP_RETURN_IF_ERROR(client.execute(
+        "INSERT INTO schema_migrations (version, name, checksum, statements_checksum, applied_at) "
+        "SELECT version, name, checksum, {statements:String}, applied_at "
+        "FROM schema_migrations FINAL WHERE version = {version:UInt32}",
+        {{"statements", migration.statements_checksum},
+         {"version", std::to_string(migration.version)}}));
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
                               std::optional<int> up_to_version) {
+  return migrate(client, options, all_migrations(), up_to_version);
+}
+
+Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
+                              const std::vector<Migration>& migrations,
+                              std::optional<int> up_to_version) {
   TP_RETURN_IF_ERROR(check_ttl_days(options.ttl_days));
+  // The runner's own table; statements_checksum came later, so a database of an earlier
+  // version gets it here, empty in its rows until verify_applied fills them.
   TP_RETURN_IF_ERROR(client.execute(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, "
       "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplacingMergeTree(applied_at) "
       "ORDER BY version"));
-  auto rows = client.query_json_rows("SELECT version, checksum FROM schema_migrations FINAL");
+  TP_RETURN_IF_ERROR(client.execute(
+      "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS statements_checksum String "
+      "DEFAULT '' AFTER checksum"));
+  auto rows = client.query_json_rows(
+      "SELECT version, checksum, statements_checksum FROM schema_migrations FINAL");
   if (!rows.ok()) return rows.error();
-  std::map<int, std::string> applied;
+  std::map<int, AppliedMigration> applied;
   for (const auto& row : rows.value()) {
     auto json = nlohmann::json::parse(row);
-    applied[json["version"].get<int>()] = json["checksum"].get<std::string>();
+    applied[json["version"].get<int>()] = {json["checksum"].get<std::string>(),
+                                           json["statements_checksum"].get<std::string>()};
   }
+  TP_RETURN_IF_ERROR(verify_applied(client, migrations, applied));
   MigrateReport report;
   const bool had_events = applied.count(1) != 0;  // 0001 ran before: events may be stored
   // A table a migration rebuilds keeps the retention the database was given.
@@ -192,7 +362,7 @@ Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
   auto ttl = current_ttl_days(client);
   if (!ttl.ok()) return ttl.error();
   if (ttl.value()) effective.ttl_days = *ttl.value();
-  for (const auto& migration : all_migrations()) {
+  for (const auto& migration : migrations) {
     if (up_to_version && migration.version > *up_to_version) break;
     if (auto it = applied.find(migration.version); it != applied.end()) {
       report.already.push_back(migration.name);
@@ -212,11 +382,12 @@ Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
       }
     }
     TP_RETURN_IF_ERROR(client.execute(
-        "INSERT INTO schema_migrations (version, name, checksum) "
-        "SELECT {version:UInt32}, {name:String}, {checksum:String}",
+        "INSERT INTO schema_migrations (version, name, checksum, statements_checksum) "
+        "SELECT {version:UInt32}, {name:String}, {checksum:String}, {statements:String}",
         {{"version", std::to_string(migration.version)},
          {"name", migration.name},
-         {"checksum", migration.checksum}}));
+         {"checksum", migration.checksum},
+         {"statements", migration.statements_checksum}}));
     report.applied.push_back(migration.name);
     report.rematch_needed |= migration.rematch && had_events;
   }

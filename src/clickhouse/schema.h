@@ -39,13 +39,32 @@ struct Migration {
   int version = 0;
   std::string name;      // file name without extension, e.g. "0001_events"
   std::string text;      // the template
-  std::string checksum;  // of the template, to notice an applied file that was edited
+  std::string checksum;  // of the template's bytes, recorded as applied (what it was, exactly)
+  std::string statements_checksum;  // of statements_text(text): what migrate() verifies, so
+                                    // comment and whitespace edits pass and others are refused
   bool rematch = false;  // "-- @rematch": applied to a database that has events, the matches
                          // must then be computed from what is stored (ingest::rematch)
 };
 
+// A migration of file name `name` (without extension) holding `text`, checksums computed.
+Migration make_migration(const std::string& name, std::string text);
+
 // All migrations, in version order.
 std::vector<Migration> all_migrations();
+
+// A migration file's statements without comments and layout: one line per statement, each
+// space run between two words kept as one space and every other one dropped (string literals
+// and quoted names as written). The directives the runner obeys (-- @when, -- @distributed,
+// -- @drop-distributed) are kept; -- @rematch is not: it says what follows applying, done once.
+std::string statements_text(const std::string& text);
+
+// Raw checksums that databases migrated by earlier versions hold for files edited since in
+// comments only (the texts of those versions are kept in tests/migrations/ and checked).
+struct EarlierChecksum {
+  int version = 0;
+  std::string checksum;
+};
+const std::vector<EarlierChecksum>& comment_edited_checksums();
 
 // A guard on a statement (`-- @when TABLE.COLUMN TYPE` before it): the statement runs only
 // while that column has that type, so a rebuild interrupted half-way resumes where it was.
@@ -78,7 +97,14 @@ struct MigrateReport {
 // failure half-way (statements are IF [NOT] EXISTS or guarded by a ColumnCondition). Tables
 // rebuilt by a migration keep the retention the database has (not options.ttl_days).
 // `up_to_version` stops after that migration (an upgrade staged or tested step by step).
+// First it verifies the applied ones: one whose statements differ from those recorded is
+// refused (migration_mismatch, naming the file) before anything runs (docs/DESIGN.md §3).
 Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
+                              std::optional<int> up_to_version = std::nullopt);
+
+// migrate() with these migrations instead of all_migrations() (tests edit their texts).
+Result<MigrateReport> migrate(Client& client, const SchemaOptions& options,
+                              const std::vector<Migration>& migrations,
                               std::optional<int> up_to_version = std::nullopt);
 
 // Sets the retention of every table with a TTL to `ttl_days` (ALTER ... MODIFY TTL); refuses

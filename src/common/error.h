@@ -20,7 +20,9 @@ namespace tp {
   X(kTimeout, "timeout", 9, "ClickHouse did not answer in time")                           \
   X(kProtocol, "protocol_error", 10, "an answer could not be understood")                  \
   X(kNotFound, "not_found", 11, "the named thing does not exist")                          \
-  X(kDataCorrupted, "data_corrupted", 12, "stored data could not be read (a broken part)")   \
+  X(kDataCorrupted, "data_corrupted", 12, "stored data could not be read (a broken part)") \
+  X(kMigrationMismatch, "migration_mismatch", 13,                                          \
+    "an applied migration's file holds other statements than the database applied")        \
   X(kInternal, "internal", 70, "a bug: an invariant did not hold")
 
 enum class ErrorCode {

@@ -59,6 +59,51 @@ TEST(CliFlags, DedupMemoryBelowBatchRowsIsRefused) {
   EXPECT_NE(run.out.find("--dedup-memory"), std::string::npos) << run.out;
 }
 
+// `serve` takes the consumer's flags from the one definition `ingest` uses: it refused
+// --batch-ms, --max-line-bytes, --no-resume … as unknown (CLI11's 109) and did not check
+// --dedup-memory against --batch-rows. Each value must now meet the same answer from both.
+TEST(CliFlags, ServeTakesAndChecksTheConsumerFlagsOfIngest) {
+  test::TempDir dir;
+  auto run = [&](const std::string& command, const std::string& args) {
+    const std::string sources = command == "ingest" ? "-q /dev/null" : "--listen 127.0.0.1:0";
+    return test::run_command(fmt::format("timeout 30 {} {} --db {} {} {} 2>&1 </dev/null",
+                                         test::tablepulse_binary(), command, dir.str(), sources,
+                                         args));
+  };
+  constexpr int kNotExpected = 109;  // CLI11's ExtrasError: an option the command lacks
+  for (const std::string& refused :
+       {std::string("--dedup-memory 10 --batch-rows 100"), std::string("--batch-ms 0"),
+        std::string("--batch-rows 0"), std::string("--max-line-bytes 10"),
+        std::string("--retry-for soon"), std::string("--default-timezone Not/AZone")}) {
+    auto ingest = run("ingest", refused);
+    auto serve = run("serve", refused);
+    EXPECT_NE(ingest.status, 0) << refused << "\n" << ingest.out;
+    EXPECT_NE(ingest.status, kNotExpected) << refused << "\n" << ingest.out;
+    EXPECT_EQ(serve.status, ingest.status) << refused << "\n" << serve.out;
+  }
+  auto serve = run("serve", "--dedup-memory 10 --batch-rows 100");
+  EXPECT_EQ(serve.status, 2) << serve.out;  // invalid_argument, before the engine opens
+  EXPECT_NE(serve.out.find("--dedup-memory"), std::string::npos) << serve.out;
+  // Every consumer flag parses; the unknown zone, checked last before the database opens,
+  // shows the command got that far.
+  const std::string accepted =
+      "--batch-ms 5 --batch-rows 10 --dedup-memory 10 --dedup-lookback-ms 1000 "
+      "--max-line-bytes 100 --no-resume --retry-for 2s -f --dlq " + dir.str() +
+      "/dlq --dlq-max-bytes 0 --default-timezone Not/AZone";
+  for (const char* command : {"ingest", "serve"}) {
+    auto result = run(command, accepted);
+    EXPECT_EQ(result.status, 2) << command << "\n" << result.out;
+    EXPECT_NE(result.out.find("Not/AZone"), std::string::npos) << command << "\n" << result.out;
+  }
+  // The one default that differs by command is stated in each one's help.
+  auto ingest_help = test::run_command(test::tablepulse_binary() + " ingest --help");
+  EXPECT_NE(ingest_help.out.find("default 5m, forever with --follow"), std::string::npos)
+      << ingest_help.out;
+  auto serve_help = test::run_command(test::tablepulse_binary() + " serve --help");
+  EXPECT_NE(serve_help.out.find("or forever; default forever"), std::string::npos)
+      << serve_help.out;
+}
+
 // `toDateTime(ts) + INTERVAL N DAY` wraps past DateTime's last second (2106-02-07) for a large
 // N: `migrate --ttl-days 36500` made every row expire at once.
 TEST(CliFlags, RetentionPastTheDateTimeRangeIsRefused) {

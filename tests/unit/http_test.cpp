@@ -726,6 +726,51 @@ TEST(HttpServerWire, MidStreamJsonExceptionIsAnError) {
   EXPECT_EQ(rows.error().clickhouse_code, codes::FUNCTION_THROW_IF_VALUE_IS_NON_ZERO);
 }
 
+// Stored data that does not read back is data_corrupted on both backends (one mapping,
+// clickhouse::statement_error); over HTTP it was clickhouse_error, and the server's /healthz and
+// API could not tell a broken part from a refused statement.
+TEST(HttpServerWire, BrokenPartCodesAreDataCorrupted) {
+  FakeServer server;
+  server.answer({500, "X-ClickHouse-Exception-Code: 40\r\n",
+                 "Code: 40. DB::Exception: Checksum doesn't match: corrupted data. Reference: "
+                 "1234. Actual: 5678. (CHECKSUM_DOESNT_MATCH) (version 24.8.1.1)\n"});
+  server.answer({500, "", "Code: 246. DB::Exception: Bad size of marks file. (CORRUPTED_DATA)\n"});
+  server.answer({200, "",
+                 "{\"x\":0}\n{\"exception\": \"Code: 271. DB::Exception: Cannot decompress. "
+                 "(CANNOT_DECOMPRESS)\"}\n"});
+  server.answer({500, "X-ClickHouse-Exception-Code: 60\r\n",
+                 "Code: 60. DB::Exception: Unknown table. (UNKNOWN_TABLE)\n"});
+  auto ch = connect(test_options(server.url()));
+  auto header = ch->query_json_rows("SELECT * FROM events");
+  ASSERT_FALSE(header.ok());
+  EXPECT_EQ(header.error().code, ErrorCode::kDataCorrupted);
+  EXPECT_EQ(header.error().clickhouse_code, codes::CHECKSUM_DOESNT_MATCH);
+  auto body = ch->execute("OPTIMIZE TABLE events");
+  ASSERT_FALSE(body.ok());
+  EXPECT_EQ(body.error().code, ErrorCode::kDataCorrupted);
+  EXPECT_EQ(body.error().clickhouse_code, codes::CORRUPTED_DATA);
+  auto mid_stream = ch->query_json_rows("SELECT x FROM events");
+  ASSERT_FALSE(mid_stream.ok());
+  EXPECT_EQ(mid_stream.error().code, ErrorCode::kDataCorrupted);
+  EXPECT_EQ(mid_stream.error().clickhouse_code, codes::CANNOT_DECOMPRESS);
+  auto other = ch->execute("SELECT * FROM nowhere");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, ErrorCode::kClickHouse);
+  EXPECT_FALSE(clickhouse::is_transient(header.error()));  // a retry reads the same bytes
+}
+
+// The one mapping both backends use.
+TEST(ClickHouseErrors, BrokenPartCodesAndNoOthersAreDataCorrupted) {
+  for (int code : {codes::CHECKSUM_DOESNT_MATCH, codes::CORRUPTED_DATA, codes::CANNOT_DECOMPRESS}) {
+    auto error = clickhouse::statement_error("x", code);
+    EXPECT_EQ(error.code, ErrorCode::kDataCorrupted) << code;
+    EXPECT_EQ(error.clickhouse_code, code);
+  }
+  for (int code : {0, codes::UNKNOWN_TABLE, codes::SYNTAX_ERROR, codes::TOO_MANY_PARTS}) {
+    EXPECT_EQ(clickhouse::statement_error("x", code).code, ErrorCode::kClickHouse) << code;
+  }
+}
+
 // Each call is one attempt, whatever failed; retrying is the caller's, through the policy.
 TEST(HttpServerWire, OneCallIsOneAttemptAndThePolicyRetriesIt) {
   FakeServer server(/*hang_up=*/true);

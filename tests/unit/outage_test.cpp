@@ -3,8 +3,12 @@
 // a stop while it waits ends the run at once and commits nothing half. The outage is injected
 // (TABLEPULSE_FAULTS=clickhouse_insert_unavailable=SKIP:Ns): every insert of the client fails as
 // unavailable for N seconds after the first SKIP.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <httplib.h>
 
@@ -146,6 +150,80 @@ TEST(EngineOutage, MetricsShowTheOutageWhileItLasts) {
   EXPECT_EQ(sample(after, "tablepulse_database_unavailable_since_timestamp_seconds"), 0);
   EXPECT_GT(sample(after, "tablepulse_database_retries_total"), 0);
   EXPECT_EQ(test::stop_serve(serve), 0) << serve.first_line;
+}
+
+// A loopback port nothing listens on (bound to find a free one, then closed).
+int closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// Seconds `command` took, and its result.
+std::pair<double, test::CommandResult> timed(const std::string& command) {
+  auto start = std::chrono::steady_clock::now();
+  auto result = test::run_command(command);
+  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+          result};
+}
+
+// A database down when `ingest` or `serve` starts: their migration failed on the first
+// `unavailable` (in milliseconds) while the consumer after it would have waited. It now waits
+// under the same --retry-for, then ends with `unavailable` (exit 7).
+TEST(StartOutage, MigratingAtStartWaitsForTheDatabaseUpToRetryFor) {
+  const std::string url = fmt::format("http://127.0.0.1:{}", closed_port());
+  for (const std::string& command :
+       {std::string("ingest -q --retry-for 2s /dev/null"),
+        std::string("serve --listen 127.0.0.1:0 --retry-for 2s")}) {
+    auto [seconds, run] = timed(fmt::format("timeout 60 {} {} --clickhouse {} 2>&1 </dev/null",
+                                            test::tablepulse_binary(), command, url));
+    EXPECT_EQ(run.status, 7) << command << "\n" << run.out;  // unavailable
+    EXPECT_GE(seconds, 1.9) << command << "\n" << run.out;
+    EXPECT_LT(seconds, 20) << command << "\n" << run.out;
+    EXPECT_NE(run.out.find("migrating at start"), std::string::npos) << run.out;
+  }
+  // serve waits for as long as it takes by default; SIGTERM ends the wait at once.
+  auto [stopped_after, stopped] = timed(fmt::format(
+      "timeout --preserve-status -s TERM 1.5 {} serve --listen 127.0.0.1:0 --clickhouse {} 2>&1",
+      test::tablepulse_binary(), url));
+  EXPECT_EQ(stopped.status, 7) << stopped.out;
+  EXPECT_GE(stopped_after, 1.4) << stopped.out;
+  EXPECT_LT(stopped_after, 5) << stopped.out;
+  // --retry-for 0 still fails at once.
+  auto [seconds, run] = timed(fmt::format("{} ingest -q --retry-for 0 --clickhouse {} /dev/null 2>&1",
+                                          test::tablepulse_binary(), url));
+  EXPECT_EQ(run.status, 7) << run.out;
+  EXPECT_LT(seconds, 1.5) << run.out;
+}
+
+// The same on the embedded engine, its statements failing as unavailable for 3 s
+// (TABLEPULSE_FAULTS): the run waits, migrates and ends well; --retry-for 1s gives up.
+TEST(EngineOutage, MigratingAtStartWaitsOutAnOutage) {
+  auto ingest = [](const std::string& db, const std::string& fault, const std::string& retry_for) {
+    return timed(fmt::format("env TABLEPULSE_FAULTS=clickhouse_execute_unavailable={} {} ingest "
+                             "-q --db {} --retry-for {} /dev/null 2>&1",
+                             fault, test::tablepulse_binary(), db, retry_for));
+  };
+  test::TempDir dir;
+  auto [seconds, run] = ingest(dir.str() + "/db", "3s", "30s");
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_GE(seconds, 2.9) << run.out;
+  EXPECT_NE(run.out.find("migrating at start"), std::string::npos) << run.out;
+  EXPECT_EQ(summary_of(run.out)["lines"], 0) << run.out;
+  auto tables = test::run_command(fmt::format(
+      "{} migrate --db {} 2>&1", test::tablepulse_binary(), dir.str() + "/db"));
+  EXPECT_NE(tables.out.find("schema up to date"), std::string::npos) << tables.out;
+  test::TempDir other;
+  auto [gave_up_after, failed] = ingest(other.str() + "/db", "30s", "1s");
+  EXPECT_EQ(failed.status, 7) << failed.out;
+  EXPECT_GE(gave_up_after, 0.9) << failed.out;
+  EXPECT_LT(gave_up_after, 20) << failed.out;
 }
 
 }  // namespace

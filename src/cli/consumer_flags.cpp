@@ -1,0 +1,99 @@
+#include "cli/consumer_flags.h"
+
+#include <optional>
+
+#include <fmt/core.h>
+
+#include "common/time.h"
+
+namespace tp::cli {
+namespace {
+
+// Milliseconds of a --retry-for value: a duration ("90s", "10m"), "0" (no retries) or
+// "forever" (-1, the policy's "never give up").
+std::optional<int64_t> retry_for_ms(const std::string& text) {
+  if (text == "forever") return -1;
+  if (text == "0") return 0;
+  return parse_duration_ms(text);
+}
+
+constexpr const char* kRetryForError = "not a duration like 90s or 10m, 0 or forever";
+
+}  // namespace
+
+void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefaults defaults) {
+  auto& o = flags.options;
+  command->add_option("--dlq", o.dead_letter_path,
+                      "Dead-letter file: refused lines with reason, detail, source and line");
+  command
+      ->add_option("--dlq-max-bytes", o.dead_letter_max_bytes,
+                   "Cap on the dead-letter file's size; refused lines past it are counted "
+                   "(dead_letters_dropped), not written; 0: no cap")
+      ->capture_default_str();
+  command->add_flag("-f,--follow", o.follow,
+                    "Keep reading files as they grow, across truncation and rotation (tail -F)");
+  command->add_option("--batch-rows", o.batch_max_rows, "Insert when a batch has this many events")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000'000));
+  command->add_option("--batch-ms", o.batch_max_age_ms, "Insert when a batch is this old (ms)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3'600'000));
+  command
+      ->add_option("--dedup-memory", o.dedup_memory_ids,
+                   "event_ids remembered in memory (at least --batch-rows)")
+      ->capture_default_str();
+  command->add_option("--dedup-lookback-ms", o.dedup_lookback_ms,
+                      "Event-time margin of the database lookup for earlier copies")
+      ->capture_default_str();
+  command->add_option("--max-line-bytes", o.max_line_bytes, "Longer lines are refused")
+      ->capture_default_str()
+      ->check(CLI::Range(64, 64 << 20));
+  command
+      ->add_option("--retry-for", flags.retry_for,
+                   fmt::format("How long to keep retrying while the database is unavailable "
+                               "(backoff 0.2 s doubling to 10 s): a duration like 90s or 10m, 0 "
+                               "(fail at once) or forever; default {}{}",
+                               defaults.retry_for,
+                               std::string(defaults.retry_for) == "forever"
+                                   ? ""
+                                   : ", forever with --follow"))
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            return retry_for_ms(text) ? "" : kRetryForError;
+          },
+          "DURATION"));
+  command->add_flag("--no-resume", flags.no_resume,
+                    "Read files from the start instead of after their last committed batch");
+  command
+      ->add_option("--default-timezone", flags.default_timezone,
+                   "IANA zone that timestamps written without one are read in")
+      ->capture_default_str();
+}
+
+Result<ingest::IngestOptions> consumer_options(const ConsumerFlags& flags,
+                                               ConsumerDefaults defaults) {
+  ingest::IngestOptions options = flags.options;
+  options.resume = !flags.no_resume;
+  const std::string retry_for = !flags.retry_for.empty() ? flags.retry_for
+                                : options.follow         ? std::string("forever")
+                                                         : std::string(defaults.retry_for);
+  auto give_up_after_ms = retry_for_ms(retry_for);
+  if (!give_up_after_ms) {
+    return make_error(ErrorCode::kInvalidArgument, "--retry-for {}: {}", retry_for,
+                      kRetryForError);
+  }
+  options.retry.give_up_after_ms = *give_up_after_ms;
+  // Ids of one batch must all stay in memory while it is built, or two copies of one id
+  // could reach the same insert block (the lookup only sees what is stored).
+  if (options.dedup_memory_ids < options.batch_max_rows) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--dedup-memory ({}) must be at least --batch-rows ({})",
+                      options.dedup_memory_ids, options.batch_max_rows);
+  }
+  auto zone = TimeZone::load(flags.default_timezone);
+  if (!zone.ok()) return zone.error();
+  options.default_zone = zone.value();
+  return options;
+}
+
+}  // namespace tp::cli

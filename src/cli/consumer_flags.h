@@ -1,0 +1,41 @@
+#pragma once
+// The consumer's flags, which `ingest` and `serve` both take: each defined, defaulted and
+// validated once here, so the two commands cannot drift apart.
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "common/result.h"
+#include "ingest/consumer.h"
+
+namespace tp::cli {
+
+// What the consumer flags fill in; sources are the command's own (ingest: positional, serve:
+// --source), so they are not here.
+struct ConsumerFlags {
+  ingest::IngestOptions options;          // filled in place by the flags that map one to one
+  bool no_resume = false;                 // --no-resume
+  std::string default_timezone = "UTC";   // --default-timezone, loaded by consumer_options()
+  std::string retry_for;                  // --retry-for as given; empty: the command's default
+};
+
+// The one thing that differs by command: --retry-for when the sources end by themselves
+// (`ingest` of files or stdin: "5m", so a batch job fails within minutes of an outage that does
+// not end; `serve`: "forever", a server waits out any outage). With --follow it is "forever"
+// for both: such a run never ends by itself.
+struct ConsumerDefaults {
+  const char* retry_for;
+};
+
+// Adds --dlq, --dlq-max-bytes, -f/--follow, --batch-rows, --batch-ms, --dedup-memory,
+// --dedup-lookback-ms, --max-line-bytes, --retry-for, --no-resume and --default-timezone to
+// `command`, their help stating the defaults (`defaults.retry_for` included).
+void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefaults defaults);
+
+// The consumer's options from parsed flags: invalid_argument for a combination no single flag's
+// check can see (--dedup-memory below --batch-rows), an unreadable --retry-for or an unknown
+// --default-timezone. Sources, progress and stats are left to the command.
+Result<ingest::IngestOptions> consumer_options(const ConsumerFlags& flags,
+                                               ConsumerDefaults defaults);
+
+}  // namespace tp::cli
