@@ -101,6 +101,9 @@ class Consumer::Impl {
   std::string run_id_ = fmt::format(
       "{:016x}", std::random_device{}() * 0x100000000ULL ^ static_cast<uint64_t>(now_ms()));
   bool use_insert_tokens_ = !factory_.embedded();
+  // In-process one lookup takes the whole batch (its ids go through a file); over HTTP chunks
+  // keep each request moderate.
+  const size_t lookup_ids_per_query_ = factory_.embedded() ? 0 : kHttpLookupChunk;
   IngestSummary summary_;
   Clock::time_point started_ = Clock::now();
   bool show_progress_ = false;
@@ -246,10 +249,10 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   // The reader looks the batch's ids up on its own connection while the committer is still
   // inserting the previous batch; if that fails, the committer looks again (with retries).
   // Ids of the previous batch cannot be among them: the in-run map already turned those away.
-  const size_t ids_per_query = factory_.embedded() ? 0 : kHttpLookupChunk;
   auto prefetch = [&]() {
     auto lookup_start = Clock::now();
-    auto stored = find_stored(*reader_client_, batch, options_.dedup_lookback_ms, ids_per_query);
+    auto stored = find_stored(*reader_client_, batch, options_.dedup_lookback_ms,
+                              lookup_ids_per_query_);
     spdlog::debug("lookup of {} ids: {:.0f} ms", batch.events.size(),
                   ms_between(lookup_start, Clock::now()));
     if (stored.ok()) batch.prefetched = std::move(stored.value());
@@ -384,8 +387,8 @@ Status Consumer::Impl::commit(clickhouse::Client& client, Batch& batch) {
         max_ts = 0;
         std::vector<const PendingEvent*> to_insert;
         if (!batch.prefetched) {
-          auto stored = find_stored(client, batch, options_.dedup_lookback_ms,
-                                    factory_.embedded() ? 0 : kHttpLookupChunk);
+          auto stored =
+              find_stored(client, batch, options_.dedup_lookback_ms, lookup_ids_per_query_);
           if (!stored.ok()) return stored.error();
           batch.prefetched = std::move(stored.value());
         }

@@ -33,21 +33,6 @@ using nlohmann::json;
 namespace codes = clickhouse::error_codes;
 constexpr const char* kPassword = "tp-secret";
 
-// A free loopback port: bind port 0, read the port back, release it.
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 // Milliseconds since `start`, for timing assertions.
 double ms_since(std::chrono::steady_clock::time_point start) {
@@ -105,8 +90,8 @@ class TestServer {
   // Starts on fresh ports; tries again on other ports if another process took them meanwhile.
   bool start() {
     for (int attempt = 0; attempt < 3; ++attempt) {
-      http_port_ = free_port();
-      tcp_port_ = free_port();
+      http_port_ = test::free_port();
+      tcp_port_ = test::free_port();
       if (http_port_ == tcp_port_) continue;
       if (restart()) return true;
     }

@@ -152,18 +152,6 @@ TEST(EngineOutage, MetricsShowTheOutageWhileItLasts) {
   EXPECT_EQ(test::stop_serve(serve), 0) << serve.first_line;
 }
 
-// A loopback port nothing listens on (bound to find a free one, then closed).
-int closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 // Seconds `command` took, and its result.
 std::pair<double, test::CommandResult> timed(const std::string& command) {
@@ -177,7 +165,7 @@ std::pair<double, test::CommandResult> timed(const std::string& command) {
 // `unavailable` (in milliseconds) while the consumer after it would have waited. It now waits
 // under the same --retry-for, then ends with `unavailable` (exit 7).
 TEST(StartOutage, MigratingAtStartWaitsForTheDatabaseUpToRetryFor) {
-  const std::string url = fmt::format("http://127.0.0.1:{}", closed_port());
+  const std::string url = fmt::format("http://127.0.0.1:{}", test::free_port());
   for (const std::string& command :
        {std::string("ingest -q --retry-for 2s /dev/null"),
         std::string("serve --listen 127.0.0.1:0 --retry-for 2s")}) {

@@ -3,7 +3,11 @@
 // the tablepulse binary.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -40,6 +44,23 @@ class NullClient : public clickhouse::Client {
   }
   std::string describe() const override { return "null"; }
 };
+
+// A free loopback port: bind port 0, read the port back, release it (nothing listens on it
+// then: also a port to fail to connect to).
+inline int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
 
 // A directory under /tmp, removed when the test ends.
 class TempDir {
