@@ -56,7 +56,8 @@ void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefault
                                defaults.retry_for,
                                std::string(defaults.retry_for) == "forever"
                                    ? ""
-                                   : ", forever with --follow"))
+                                   : ", forever with --follow or --kafka (without "
+                                     "--until-caught-up)"))
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             return retry_for_ms(text) ? "" : kRetryForError;
@@ -68,14 +69,32 @@ void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefault
       ->add_option("--default-timezone", flags.default_timezone,
                    "IANA zone that timestamps written without one are read in")
       ->capture_default_str();
+  auto& kafka = o.kafka;
+  command->add_option("--kafka", kafka.brokers,
+                      "Kafka bootstrap brokers (host:port,...): read --topic after the files, "
+                      "exactly once, as a member of --group");
+  command->add_option("--topic", kafka.topic, "The Kafka topic of the events (with --kafka)");
+  command->add_option("--group", kafka.group, "Kafka consumer group: its members share the "
+                                              "partitions")
+      ->capture_default_str();
+  command->add_option("--kafka-property", flags.kafka_properties,
+                      "A librdkafka property NAME=VALUE (SASL, TLS, timeouts); VALUE env:VAR "
+                      "reads it from the environment; repeatable");
+  command->add_flag("--until-caught-up", kafka.until_caught_up,
+                    "End once every assigned partition reached the end it had when assigned");
+  command->add_option("--dlq-topic", kafka.dead_letter_topic,
+                      "Also produce the dead-letter records of refused messages to this topic");
 }
 
 Result<ingest::IngestOptions> consumer_options(const ConsumerFlags& flags,
                                                ConsumerDefaults defaults) {
   ingest::IngestOptions options = flags.options;
   options.resume = !flags.no_resume;
+  // A live source (a followed file, a Kafka topic read until stopped) never ends by itself:
+  // it waits out any outage.
+  const bool live = options.follow || (!options.kafka.brokers.empty() && !options.kafka.until_caught_up);
   const std::string retry_for = !flags.retry_for.empty() ? flags.retry_for
-                                : options.follow         ? std::string("forever")
+                                : live                   ? std::string("forever")
                                                          : std::string(defaults.retry_for);
   auto give_up_after_ms = retry_for_ms(retry_for);
   if (!give_up_after_ms) {
@@ -89,6 +108,23 @@ Result<ingest::IngestOptions> consumer_options(const ConsumerFlags& flags,
     return make_error(ErrorCode::kInvalidArgument,
                       "--dedup-memory ({}) must be at least --batch-rows ({})",
                       options.dedup_memory_ids, options.batch_max_rows);
+  }
+  if (options.kafka.brokers.empty() != options.kafka.topic.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "--kafka and --topic go together");
+  }
+  if (options.kafka.brokers.empty() &&
+      (options.kafka.until_caught_up || !options.kafka.dead_letter_topic.empty() ||
+       !flags.kafka_properties.empty())) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--until-caught-up, --dlq-topic and --kafka-property need --kafka");
+  }
+  for (const std::string& property : flags.kafka_properties) {
+    const size_t equals = property.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return make_error(ErrorCode::kInvalidArgument, "--kafka-property {}: not NAME=VALUE",
+                        property.substr(0, property.find('=')));
+    }
+    options.kafka.properties.emplace_back(property.substr(0, equals), property.substr(equals + 1));
   }
   auto zone = TimeZone::load(flags.default_timezone);
   if (!zone.ok()) return zone.error();

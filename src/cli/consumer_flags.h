@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "ingest/consumer.h"
@@ -17,6 +18,7 @@ struct ConsumerFlags {
   bool no_resume = false;                 // --no-resume
   std::string default_timezone = "UTC";   // --default-timezone, loaded by consumer_options()
   std::string retry_for;                  // --retry-for as given; empty: the command's default
+  std::vector<std::string> kafka_properties;  // --kafka-property k=v, split by consumer_options()
 };
 
 // The one thing that differs by command: --retry-for when the sources end by themselves
@@ -28,13 +30,14 @@ struct ConsumerDefaults {
 };
 
 // Adds --dlq, --dlq-max-bytes, -f/--follow, --batch-rows, --batch-ms, --dedup-memory,
-// --dedup-lookback-ms, --max-line-bytes, --retry-for, --no-resume and --default-timezone to
-// `command`, their help stating the defaults (`defaults.retry_for` included).
+// --dedup-lookback-ms, --max-line-bytes, --retry-for, --no-resume, --default-timezone and the
+// Kafka source's --kafka, --topic, --group, --kafka-property, --until-caught-up and --dlq-topic
+// to `command`, their help stating the defaults (`defaults.retry_for` included).
 void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefaults defaults);
 
 // The consumer's options from parsed flags: invalid_argument for a combination no single flag's
-// check can see (--dedup-memory below --batch-rows), an unreadable --retry-for or an unknown
-// --default-timezone. Sources, progress and stats are left to the command.
+// check can see (--dedup-memory below --batch-rows, --kafka without --topic), an unreadable
+// --retry-for, a --kafka-property without "=" or an unknown --default-timezone. Sources, progress and stats are left to the command.
 Result<ingest::IngestOptions> consumer_options(const ConsumerFlags& flags,
                                                ConsumerDefaults defaults);
 

@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "common/time.h"
 #include "generate/generator.h"
+#include "source/kafka.h"
 
 namespace tp::cli {
 namespace {
@@ -65,6 +66,9 @@ struct Flags {
   bool live = false;
   std::optional<double> rate;  // live default: 50 events/s
   bool no_rush = false;
+  std::string kafka;           // brokers: produce to --topic instead of writing a file
+  std::string topic;
+  std::vector<std::string> kafka_properties;  // NAME=VALUE (env:VAR allowed)
 };
 
 // Waits until the wall clock reaches `due_ms`, in short naps so that a signal is seen quickly.
@@ -110,6 +114,33 @@ void run(Flags& flags) {
     throw CLI::RuntimeError(2);
   }
 
+  if (flags.kafka.empty() != flags.topic.empty()) {
+    fmt::print(stderr, "error: --kafka and --topic go together\n");
+    throw CLI::RuntimeError(2);
+  }
+  std::unique_ptr<source::KafkaProducer> producer;
+  if (!flags.kafka.empty()) {
+    if (!flags.output.empty()) {
+      fmt::print(stderr, "error: --kafka and --output exclude each other\n");
+      throw CLI::RuntimeError(2);
+    }
+    std::vector<std::pair<std::string, std::string>> properties;
+    for (const auto& property : flags.kafka_properties) {
+      const size_t equals = property.find('=');
+      if (equals == std::string::npos || equals == 0) {
+        fmt::print(stderr, "error: --kafka-property {}: not NAME=VALUE\n",
+                   property.substr(0, equals));
+        throw CLI::RuntimeError(2);
+      }
+      properties.emplace_back(property.substr(0, equals), property.substr(equals + 1));
+    }
+    auto opened = source::KafkaProducer::open(flags.kafka, properties);
+    if (!opened.ok()) {
+      fmt::print(stderr, "error: {}\n", opened.error().to_string());
+      throw CLI::RuntimeError(error_exit_status(opened.error().code));
+    }
+    producer = std::move(opened.value());
+  }
   FILE* out = stdout;
   if (!flags.output.empty()) {
     out = std::fopen(flags.output.c_str(), flags.live ? "ab" : "wb");
@@ -137,12 +168,29 @@ void run(Flags& flags) {
       wait_until(line->emit_ms);
       if (g_stop) break;
     }
+    if (producer) {
+      // Keyed by restaurant: its events stay in order within one partition.
+      Status produced = producer->produce(flags.topic, source::event_key(line->text), line->text);
+      if (!produced.ok()) {
+        fmt::print(stderr, "error: {}\n", produced.error().to_string());
+        write_failed = true;
+        break;
+      }
+      continue;
+    }
     std::fwrite(line->text.data(), 1, line->text.size(), out);
     std::fputc('\n', out);
     if (flags.live) std::fflush(out);
     if (std::ferror(out)) {
       write_failed = true;
       break;
+    }
+  }
+  if (producer) {
+    Status flushed = producer->flush(std::chrono::seconds(60));
+    if (!flushed.ok()) {
+      fmt::print(stderr, "error: {}\n", flushed.error().to_string());
+      write_failed = true;
     }
   }
   if (std::fflush(out) != 0) write_failed = true;
@@ -160,7 +208,9 @@ void run(Flags& flags) {
       g_stop ? " (interrupted)" : "");
   if (write_failed) {
     fmt::print(stderr, "error: writing {} failed\n",
-               flags.output.empty() ? "stdout" : flags.output);
+               producer              ? "to Kafka topic " + flags.topic
+               : flags.output.empty() ? std::string("stdout")
+                                      : flags.output);
     throw CLI::RuntimeError(1);
   }
 }
@@ -232,6 +282,12 @@ void add_generate_command(CLI::App& app) {
       ->check(duration_validator());
   command->add_flag("--no-rush", flags->no_rush,
                     "No lunch/dinner peaks: restaurants are full all day");
+  command->add_option("--kafka", flags->kafka,
+                      "Produce to Kafka brokers (host:port,...) instead of writing lines; each "
+                      "message is one line, keyed by restaurant");
+  command->add_option("--topic", flags->topic, "The Kafka topic (with --kafka)");
+  command->add_option("--kafka-property", flags->kafka_properties,
+                      "A librdkafka property NAME=VALUE (env:VAR reads the environment)");
   command->add_option("--output,-o", flags->output,
                       "Write to FILE (truncated; appended in --live mode) instead of stdout");
   command->add_flag("--live", flags->live,

@@ -37,7 +37,9 @@ void add_ingest_command(CLI::App& app) {
   };
   auto flags = std::make_shared<Flags>();
   auto* command = app.add_subcommand(
-      "ingest", "Read JSON-lines events from files or stdin, validate, deduplicate and store them");
+      "ingest",
+      "Read JSON-lines events from files, stdin or a Kafka topic, validate, deduplicate and "
+      "store them");
   add_connection_flags(command, flags->connection);
   add_allow_broken_parts_flag(command, flags->connection);
   command->add_option("sources", flags->sources, "Files to read; - is stdin (default: stdin)");
@@ -48,7 +50,8 @@ void add_ingest_command(CLI::App& app) {
     if (!parsed.ok()) fail(parsed.error());
     ingest::IngestOptions& options = parsed.value();
     options.sources = flags->sources;
-    if (options.sources.empty()) options.sources.push_back("-");
+    // No file and no topic: stdin.
+    if (options.sources.empty() && options.kafka.brokers.empty()) options.sources.push_back("-");
     options.progress = !flags->quiet;
     auto factory = open_connection(flags->connection);
     if (!factory.ok()) fail(factory.error());

@@ -140,7 +140,7 @@ void serve(const ServeFlags& flags) {
 
   std::optional<ingest::Consumer> consumer;
   std::thread consumer_thread;
-  if (!flags.sources.empty()) {
+  if (!flags.sources.empty() || !ingest_options->kafka.brokers.empty()) {
     ingest_options->sources = flags.sources;
     consumer.emplace(*factory.value(), ingest_options.value(), stats);
     consumer_thread = std::thread([&] {
@@ -179,7 +179,7 @@ void serve(const ServeFlags& flags) {
     fmt::print("(a token is required: open {}?token=<token>)\n", http.url());
   std::fflush(stdout);
   spdlog::info("serving {} on {}{}", factory.value()->describe(), http.url(),
-               flags.sources.empty() ? " (dashboard only)" : "");
+               !consumer ? " (dashboard only)" : "");
 
   auto status = http.run();
   done = true;
@@ -194,7 +194,8 @@ void serve(const ServeFlags& flags) {
 void add_serve_command(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
   auto* command = app.add_subcommand(
-      "serve", "Serve the live dashboard and the JSON API (and ingest --source files)");
+      "serve",
+      "Serve the live dashboard and the JSON API (and ingest --source files or a --kafka topic)");
   add_connection_flags(command, flags->connection);
   add_allow_broken_parts_flag(command, flags->connection);
   command->add_option("--listen", flags->listen, "HOST:PORT to listen on (port 0: any free)")

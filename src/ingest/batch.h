@@ -47,6 +47,8 @@ struct SourcePosition {
   uint64_t end_offset = 0;     // first byte after the batch's last line
   uint64_t end_line = 0;       // the batch's last line number
   std::string end_tail;        // the source's last bytes up to end_offset (resume check)
+  int32_t kafka_partition = -1;  // a Kafka partition's batch: its offset is committed to Kafka
+                                 // after the checkpoint; -1: a file or stream
 };
 
 // What one batch read; committed as a whole or not at all.

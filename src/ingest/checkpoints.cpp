@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time.h"
+#include "source/kafka.h"
 #include "source/line_reader.h"
 
 namespace tp::ingest {
@@ -48,6 +49,23 @@ Result<std::optional<FileCheckpoint>> read_file_checkpoint(clickhouse::Client& c
   checkpoint.end_line = json["end_line"].get<uint64_t>();
   checkpoint.end_tail = from_hex(json["end_tail"].get<std::string>());
   return std::optional<FileCheckpoint>(std::move(checkpoint));
+}
+
+Result<std::map<int32_t, uint64_t>> read_partition_checkpoints(clickhouse::Client& client,
+                                                               const std::string& topic) {
+  const std::string prefix = source::kafka_source_prefix(topic);
+  auto rows = client.query_json_rows(
+      "SELECT toInt32OrZero(substring(source_id, length({prefix:String}) + 1)) AS partition, "
+      "max(end_offset) AS end_offset FROM ingest_batches FINAL "
+      "WHERE startsWith(source_id, {prefix:String}) GROUP BY source_id",
+      {{"prefix", prefix}});
+  if (!rows.ok()) return rows.error();
+  std::map<int32_t, uint64_t> out;
+  for (const std::string& text : rows.value()) {
+    auto json = nlohmann::json::parse(text);
+    out[json["partition"].get<int32_t>()] = json["end_offset"].get<uint64_t>();
+  }
+  return out;
 }
 
 std::string checkpoint_row(const InsertedBatch& inserted, std::string_view run_id) {

@@ -2,6 +2,7 @@
 // Checkpoints: a row of ingest_batches per committed batch, written after its inserts and its
 // match step. A file's reading resumes after the last one of its newest generation.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,11 @@ struct FileCheckpoint {
 // rotations or truncations, is one); nullopt if none of its lines was ever committed.
 Result<std::optional<FileCheckpoint>> read_file_checkpoint(clickhouse::Client& client,
                                                            const std::string& path);
+
+// The checkpointed end (first offset not committed) of each partition of Kafka topic `topic`
+// that has a checkpoint (source ids "kafka:<topic>/<partition>").
+Result<std::map<int32_t, uint64_t>> read_partition_checkpoints(clickhouse::Client& client,
+                                                               const std::string& topic);
 
 // The checkpoint row of an inserted batch (JSONEachRow, with its newline), for run `run_id`.
 std::string checkpoint_row(const InsertedBatch& inserted, std::string_view run_id);

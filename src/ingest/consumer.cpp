@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <random>
 
@@ -24,6 +25,7 @@
 #include "ingest/recent_ids.h"
 #include "ingest/row_encoder.h"
 #include "ingest/stage.h"
+#include "source/kafka.h"
 #include "source/line_reader.h"
 
 namespace tp::ingest {
@@ -52,7 +54,7 @@ nlohmann::json IngestSummary::to_json() const {
 // The pipeline's glue: reads and decodes lines into batches (this thread), and hands them to two
 // stages (ingest/stage.h): the committer (lookup, insert) and the matcher (match step, dead
 // letters, checkpoint, counters). The pieces it drives are each in a file of their own.
-class Consumer::Impl {
+class Consumer::Impl : public source::PartitionListener {
  public:
   Impl(clickhouse::ClientFactory& factory, IngestOptions options,
        std::shared_ptr<IngestStats> stats)
@@ -70,6 +72,26 @@ class Consumer::Impl {
  private:
   Status prepare();
   Status consume_source(const std::string& path);
+  // Reads options_.kafka's topic until stopped (or caught up), one open batch per partition.
+  Status consume_kafka();
+  // PartitionListener: a new partition starts after its checkpoint; a revoked one's batches
+  // are committed before it goes.
+  Result<std::vector<std::optional<int64_t>>> assigned(
+      const std::vector<int32_t>& partitions) override;
+  void revoked(const std::vector<int32_t>& partitions) override;
+  // Adds one message to its partition's batch (handing the batch over when full).
+  Status add_kafka_message(const source::KafkaMessage& message);
+  // Hands partition `partition`'s open batch to the committer; `keep_polling`: while the
+  // committer is full, Kafka is still served (rebalances) and paused if it stays full.
+  Status hand_over_partition(int32_t partition, bool keep_polling);
+  Status submit_polling(Batch&& batch);
+  // Waits until every batch handed over is checkpointed (the stages restart empty).
+  Status drain_stages();
+  // The partitions' high watermarks and state into stats_ (/metrics, the page).
+  void publish_kafka_state();
+  // Looks the batch's ids up on the reader's connection while the committer is still busy
+  // with the previous batch; a failure leaves it to the committer.
+  void prefetch(Batch& batch);
   // Where reading `path` continues (its newest generation's last checkpoint), and that
   // generation's committed end.
   Result<source::ResumePoint> resume_point(const std::string& path, uint64_t& committed_end);
@@ -108,6 +130,17 @@ class Consumer::Impl {
   Clock::time_point started_ = Clock::now();
   bool show_progress_ = false;
   ProgressLine progress_;
+  // Kafka (consume_kafka): the source, each owned partition's open batch and the checkpoint
+  // it had when assigned, the batch waiting for room in the committer, and what a rebalance
+  // callback failed with (returned by the reading loop).
+  std::unique_ptr<source::KafkaSource> kafka_;
+  std::unique_ptr<source::KafkaProducer> dead_letter_producer_;  // --dlq-topic
+  std::map<int32_t, Batch> kafka_batches_;
+  std::map<int32_t, uint64_t> kafka_committed_;
+  std::optional<Batch> kafka_waiting_;
+  bool kafka_handing_over_ = false;  // a full batch does not start a second hand-over
+  bool kafka_closing_ = false;       // leaving the group: revoked() has nothing to commit
+  Status kafka_failure_;
   // Last, so their threads stop before the members they use are destroyed.
   // Three threads in a pipeline (memory stays bounded and the reader never runs ahead of what
   // the database accepts): the reader decodes batch N+2 while the committer inserts batch N+1
@@ -166,6 +199,9 @@ Result<IngestSummary> Consumer::Impl::run() {
       for (const auto& path : options_.sources) {
         status = consume_source(path);
         if (!status.ok() || stop_.load()) break;
+      }
+      if (status.ok() && !stop_.load() && !options_.kafka.brokers.empty()) {
+        status = consume_kafka();
       }
     }
   } catch (const std::exception& e) {
@@ -249,17 +285,9 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   // The reader looks the batch's ids up on its own connection while the committer is still
   // inserting the previous batch; if that fails, the committer looks again (with retries).
   // Ids of the previous batch cannot be among them: the in-run map already turned those away.
-  auto prefetch = [&]() {
-    auto lookup_start = Clock::now();
-    auto stored = find_stored(*reader_client_, batch, options_.dedup_lookback_ms,
-                              lookup_ids_per_query_);
-    spdlog::debug("lookup of {} ids: {:.0f} ms", batch.events.size(),
-                  ms_between(lookup_start, Clock::now()));
-    if (stored.ok()) batch.prefetched = std::move(stored.value());
-  };
   auto hand_over = [&]() {
     Batch next = batch.successor();
-    prefetch();
+    prefetch(batch);
     failure = committer_.submit(std::move(batch));
     batch = std::move(next);
   };
@@ -302,7 +330,7 @@ Status Consumer::Impl::consume_source(const std::string& path) {
     }
   }
   if (failure.ok() && !batch.empty()) {
-    prefetch();
+    prefetch(batch);
     failure = committer_.submit(std::move(batch));
   }
   Status committed = committer_.finish();  // first: it hands its last batch to the matcher
@@ -310,6 +338,261 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   if (!failure.ok()) return failure;
   if (!committed.ok()) return committed;
   return matched;
+}
+
+void Consumer::Impl::prefetch(Batch& batch) {
+  auto lookup_start = Clock::now();
+  auto stored =
+      find_stored(*reader_client_, batch, options_.dedup_lookback_ms, lookup_ids_per_query_);
+  spdlog::debug("lookup of {} ids: {:.0f} ms", batch.events.size(),
+                ms_between(lookup_start, Clock::now()));
+  if (stored.ok()) batch.prefetched = std::move(stored.value());
+}
+
+Status Consumer::Impl::consume_kafka() {
+  const source::KafkaOptions& kafka = options_.kafka;
+  if (!kafka.dead_letter_topic.empty()) {
+    auto producer = source::KafkaProducer::open(kafka.brokers, kafka.properties);
+    if (!producer.ok()) return producer.error();
+    dead_letter_producer_ = std::move(producer.value());
+  }
+  {
+    std::lock_guard lock(stats_->mutex);
+    stats_->kafka_topic = kafka.topic;
+  }
+  matcher_.start();
+  committer_.start();
+  Status failure;
+  auto opened = source::KafkaSource::open(kafka, *this);
+  if (opened.ok()) {
+    kafka_ = std::move(opened.value());
+  } else {
+    failure = opened.error();
+  }
+  auto published = Clock::now();
+  while (kafka_ && failure.ok() && !stop_.load()) {
+    auto message = kafka_->poll(std::chrono::milliseconds(100));
+    if (!kafka_failure_.ok()) {
+      failure = kafka_failure_;
+      break;
+    }
+    if (!message.ok()) {
+      failure = message.error();
+      break;
+    }
+    if (message->has_value()) failure = add_kafka_message(**message);
+    // Batches of a quiet partition go when they are old enough (collected first: a hand-over
+    // polls, and a rebalance in it changes the map).
+    std::vector<int32_t> due;
+    for (const auto& [partition, batch] : kafka_batches_) {
+      if (!batch.empty() && Clock::now() - batch.first_line_at >=
+                                std::chrono::milliseconds(options_.batch_max_age_ms)) {
+        due.push_back(partition);
+      }
+    }
+    for (int32_t partition : due) {
+      if (failure.ok()) failure = hand_over_partition(partition, true);
+    }
+    if (Clock::now() - published >= std::chrono::seconds(1)) {
+      publish_kafka_state();
+      if (show_progress_) progress_.update(false);
+      published = Clock::now();
+    }
+    if (kafka.until_caught_up && kafka_->caught_up() && !message->has_value()) break;
+  }
+  for (auto& [partition, batch] : kafka_batches_) {
+    if (failure.ok() && !batch.empty()) failure = hand_over_partition(partition, false);
+  }
+  if (failure.ok() && kafka_waiting_) failure = committer_.submit(std::move(*kafka_waiting_));
+  kafka_waiting_.reset();
+  Status committed = committer_.finish();
+  Status matched = matcher_.finish();
+  if (kafka_) {
+    publish_kafka_state();
+    kafka_closing_ = true;
+    kafka_->close();  // commits the checkpointed offsets to Kafka and leaves the group
+    kafka_.reset();
+  }
+  if (dead_letter_producer_) {
+    Status flushed = dead_letter_producer_->flush(std::chrono::seconds(30));
+    if (failure.ok() && !flushed.ok()) failure = flushed;
+  }
+  if (!failure.ok()) return failure;
+  if (!committed.ok()) return committed;
+  return matched;
+}
+
+Status Consumer::Impl::add_kafka_message(const source::KafkaMessage& message) {
+  auto [it, added] = kafka_batches_.try_emplace(message.partition);
+  Batch& batch = it->second;
+  if (added) {
+    batch.position.source_id = source::kafka_source_id(options_.kafka.topic, message.partition);
+    batch.position.kafka_partition = message.partition;
+    batch.position.committed_end = kafka_committed_[message.partition];
+  }
+  const uint64_t offset = static_cast<uint64_t>(message.offset);
+  if (batch.empty()) {
+    const uint64_t expected = batch.position.end_offset > 0 ? batch.position.end_offset
+                                                            : kafka_committed_[message.partition];
+    if (offset > expected && expected > 0) {
+      spdlog::warn("{}: offsets {}..{} are gone (the topic's retention or compaction) before "
+                   "they were read",
+                   batch.source_id(), expected, offset - 1);
+    }
+    batch.start_offset = offset;
+    batch.first_line_at = Clock::now();
+    batch.first_read_wall_ms = now_ms();
+  }
+  // One message, one event line: line n of a partition is its message at offset n - 1.
+  std::string_view text = message.payload;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  source::Line line;
+  line.offset = offset;
+  line.end_offset = offset + 1;
+  line.number = offset + 1;
+  line.bytes = text.size();
+  line.too_long = text.size() > static_cast<size_t>(options_.max_line_bytes);
+  line.text = line.too_long ? text.substr(0, source::kKeptLineBytes) : text;
+  add_line(line, batch);
+  batch.position.end_offset = line.end_offset;
+  batch.position.end_line = line.number;
+  if (!kafka_handing_over_ && (batch.events.size() >= options_.batch_max_rows ||
+                               batch.rejects.size() >= options_.batch_max_rows)) {
+    return hand_over_partition(message.partition, true);
+  }
+  return {};
+}
+
+Status Consumer::Impl::hand_over_partition(int32_t partition, bool keep_polling) {
+  auto it = kafka_batches_.find(partition);
+  if (it == kafka_batches_.end() || it->second.empty()) return {};
+  Batch batch = std::move(it->second);
+  it->second = batch.successor();
+  prefetch(batch);
+  return keep_polling ? submit_polling(std::move(batch)) : committer_.submit(std::move(batch));
+}
+
+Status Consumer::Impl::submit_polling(Batch&& batch) {
+  // An insert takes well under a second: only a committer full for longer (the database slow
+  // or away) pauses the partitions, which drops librdkafka's prefetched messages.
+  constexpr auto kPauseAfter = std::chrono::seconds(2);
+  kafka_waiting_ = std::move(batch);
+  kafka_handing_over_ = true;
+  const auto started = Clock::now();
+  Status status;
+  while (kafka_waiting_) {
+    auto taken = committer_.offer(*kafka_waiting_, std::chrono::milliseconds(100));
+    if (!taken.ok()) {
+      status = taken.error();
+      break;
+    }
+    if (taken.value()) break;
+    if (Clock::now() - started < kPauseAfter) continue;
+    if (!kafka_->paused()) {
+      spdlog::warn("Kafka: the database falls behind: partitions paused until it catches up");
+      kafka_->pause();
+      publish_kafka_state();
+    }
+    // Paused, polling serves rebalances and keeps this member in its group; revoked() may
+    // commit the waiting batch itself.
+    auto message = kafka_->poll(std::chrono::milliseconds(0));
+    if (!message.ok()) {
+      status = message.error();
+      break;
+    }
+    if (message->has_value()) status = add_kafka_message(**message);
+    if (!status.ok() || !kafka_failure_.ok()) break;
+  }
+  kafka_waiting_.reset();
+  kafka_handing_over_ = false;
+  if (kafka_->paused()) {
+    spdlog::info("Kafka: partitions resumed");
+    kafka_->resume();
+    publish_kafka_state();
+  }
+  return status;
+}
+
+Status Consumer::Impl::drain_stages() {
+  Status committed = committer_.finish();
+  Status matched = matcher_.finish();
+  if (!committed.ok()) return committed;
+  if (!matched.ok()) return matched;
+  matcher_.start();
+  committer_.start();
+  return {};
+}
+
+Result<std::vector<std::optional<int64_t>>> Consumer::Impl::assigned(
+    const std::vector<int32_t>& partitions) {
+  // The committer must not run while the late-detection marks change.
+  TP_RETURN_IF_ERROR(drain_stages());
+  std::map<int32_t, uint64_t> checkpoints;
+  TP_RETURN_IF_ERROR(retrier_.run("reading the checkpoints of the assigned partitions", [&] {
+    auto read = read_partition_checkpoints(*reader_client_, options_.kafka.topic);
+    if (!read.ok()) return Status(read.error());
+    checkpoints = std::move(read.value());
+    // Restaurants of partitions another member read so far: their committed marks.
+    auto marks = load_committed_high_water_marks(*reader_client_);
+    if (!marks.ok()) return Status(marks.error());
+    late_.merge(marks.value());
+    return Status();
+  }));
+  std::vector<std::optional<int64_t>> starts;
+  for (int32_t partition : partitions) {
+    auto found = checkpoints.find(partition);
+    const uint64_t end = found == checkpoints.end() ? 0 : found->second;
+    kafka_committed_[partition] = end;
+    kafka_batches_.erase(partition);
+    const std::string source_id = source::kafka_source_id(options_.kafka.topic, partition);
+    if (dead_letters_ != nullptr) {
+      TP_RETURN_IF_ERROR(dead_letters_->remember_written_beyond(source_id, end));
+    }
+    if (found == checkpoints.end()) {
+      starts.emplace_back();
+    } else {
+      starts.emplace_back(static_cast<int64_t>(end));
+      summary_.resumed_from_checkpoint += end;
+      spdlog::info("{}: resuming at offset {}, committed by an earlier run", source_id, end);
+    }
+    std::lock_guard lock(stats_->mutex);
+    stats_->kafka_partitions[partition].committed =
+        found == checkpoints.end() ? -1 : static_cast<int64_t>(end);
+  }
+  return starts;
+}
+
+void Consumer::Impl::revoked(const std::vector<int32_t>& partitions) {
+  if (kafka_closing_) return;
+  // Their batches are committed (the waiting one too) before the partitions go: their next
+  // owner starts after the checkpoint, so nothing of them is half done or done twice.
+  Status status;
+  if (kafka_waiting_) {
+    status = committer_.submit(std::move(*kafka_waiting_));
+    kafka_waiting_.reset();
+  }
+  for (int32_t partition : partitions) {
+    if (status.ok()) status = hand_over_partition(partition, false);
+  }
+  if (status.ok()) status = drain_stages();
+  for (int32_t partition : partitions) {
+    kafka_batches_.erase(partition);
+    kafka_committed_.erase(partition);
+  }
+  {
+    std::lock_guard lock(stats_->mutex);
+    for (int32_t partition : partitions) stats_->kafka_partitions.erase(partition);
+  }
+  if (!status.ok() && kafka_failure_.ok()) kafka_failure_ = status;
+}
+
+void Consumer::Impl::publish_kafka_state() {
+  auto highs = kafka_->high_watermarks();
+  std::lock_guard lock(stats_->mutex);
+  stats_->kafka_paused = kafka_->paused();
+  for (const auto& [partition, high] : highs) {
+    if (high >= 0) stats_->kafka_partitions[partition].high_watermark = high;
+  }
 }
 
 void Consumer::Impl::add_line(const source::Line& line, Batch& batch) {
@@ -471,11 +754,31 @@ Status Consumer::Impl::checkpoint(clickhouse::Client& client, const InsertedBatc
     dropped = written.value();
   }
 
+  if (dead_letter_producer_ != nullptr && !batch.rejects.empty()) {
+    // Produced before the checkpoint: a crash between the two produces them again (at least
+    // once), never loses one.
+    for (const auto& reject : batch.rejects) {
+      TP_RETURN_IF_ERROR(dead_letter_producer_->produce(options_.kafka.dead_letter_topic,
+                                                        batch.source_id(),
+                                                        dead_letter_record(reject, batch.source_id())));
+    }
+    TP_RETURN_IF_ERROR(dead_letter_producer_->flush(std::chrono::seconds(30)));
+  }
+
   // The batch row is the checkpoint: written last, so a crash before it replays the batch.
   const std::string row = checkpoint_row(inserted, run_id_);
   TP_RETURN_IF_ERROR(retrier_.run(fmt::format("checkpoint of {}", batch.source_id()), [&] {
     return timed_insert(client, "ingest_batches", "JSONEachRow", row, "batch:" + inserted.token);
   }));
+  if (const int32_t partition = batch.position.kafka_partition; partition >= 0) {
+    // For lag tools: ClickHouse's checkpoint is the truth, Kafka's commit follows it.
+    kafka_->commit(partition, static_cast<int64_t>(batch.position.end_offset));
+    std::lock_guard lock(stats_->mutex);
+    auto owned = stats_->kafka_partitions.find(partition);
+    if (owned != stats_->kafka_partitions.end()) {
+      owned->second.committed = static_cast<int64_t>(batch.position.end_offset);
+    }
+  }
 
   spdlog::debug(
       "batch of {} lines: lookup {:.0f} ms, encode+insert {:.0f} ms, matches {:.0f} ms (its "

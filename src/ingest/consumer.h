@@ -16,6 +16,7 @@
 #include "common/time.h"
 #include "ingest/counters.h"
 #include "ingest/stats.h"
+#include "source/kafka.h"
 
 namespace tp::ingest {
 
@@ -44,6 +45,8 @@ struct IngestOptions {
   int64_t max_line_bytes = 1 << 20;   // longer lines are refused (line_too_long)
   TimeZone default_zone;              // timestamps written without a zone are read in it
                                       // (--default-timezone; UTC unless the producer says)
+  source::KafkaOptions kafka;         // a topic read after the files (--kafka); brokers empty:
+                                      // none
 };
 
 // The end-of-run report; to_json() is the JSON object printed as the last line of stdout: the

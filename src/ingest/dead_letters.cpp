@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "ingest/row_encoder.h"
+#include "source/kafka.h"
 #include "source/line_reader.h"
 
 namespace tp::ingest {
@@ -91,7 +92,15 @@ std::string dead_letter_record(const PendingReject& reject, std::string_view sou
   append_json_string(record, reject.detail);
   record += ",\"source\":";
   append_json_string(record, source_id);
-  record += fmt::format(",\"line_number\":{}}}\n", reject.line_number);
+  record += fmt::format(",\"line_number\":{}", reject.line_number);
+  if (auto kafka = source::parse_kafka_source_id(source_id)) {
+    // Line n of a partition is its message at offset n - 1.
+    record += ",\"topic\":";
+    append_json_string(record, kafka->first);
+    record += fmt::format(",\"partition\":{},\"offset\":{}", kafka->second,
+                          reject.line_number - 1);
+  }
+  record += "}\n";
   return record;
 }
 
@@ -110,8 +119,8 @@ DeadLetterFile::~DeadLetterFile() {
 }
 
 Status DeadLetterFile::remember_written_beyond(const std::string& source_id, uint64_t after_line) {
-  written_source_ = source_id;
-  written_lines_.clear();
+  auto& written_lines = written_[source_id];
+  written_lines.clear();
   std::ifstream in(path_, std::ios::binary);
   simdjson::ondemand::parser parser;
   uint64_t complete_bytes = 0;  // up to the end of the last line that has its newline
@@ -136,7 +145,7 @@ Status DeadLetterFile::remember_written_beyond(const std::string& source_id, uin
         doc["line_number"].get_uint64().get(line_number) != simdjson::SUCCESS) {
       continue;  // not one of ours: nothing to skip for it
     }
-    if (source == source_id && line_number > after_line) written_lines_.insert(line_number);
+    if (source == source_id && line_number > after_line) written_lines.insert(line_number);
   }
   if (in.bad()) {
     return make_error(ErrorCode::kIo, "reading dead-letter file {}: {}", path_,
@@ -157,9 +166,9 @@ Result<uint64_t> DeadLetterFile::write(std::string_view source_id,
   const uint64_t size = static_cast<uint64_t>(info.st_size);
   uint64_t dropped = 0;
   std::string out;
-  const bool may_be_written = source_id == written_source_;
+  auto written = written_.find(std::string(source_id));
   for (const auto& reject : rejects) {
-    if (may_be_written && written_lines_.count(reject.line_number) != 0) {
+    if (written != written_.end() && written->second.count(reject.line_number) != 0) {
       continue;  // a killed run wrote it
     }
     std::string record = dead_letter_record(reject, source_id);

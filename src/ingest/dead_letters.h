@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -22,7 +23,7 @@ std::string_view kept_prefix(std::string_view line);
 
 // The record of one refused line of `source_id`, with its newline. Bytes that are not UTF-8
 // are replaced in "line" and kept exactly in "line_base64"; a cut line says so
-// ("truncated", "line_bytes").
+// ("truncated", "line_bytes"); a Kafka message's adds its "topic", "partition" and "offset".
 std::string dead_letter_record(const PendingReject& reject, std::string_view source_id);
 
 // An open dead-letter file (appended to; created if missing).
@@ -40,10 +41,7 @@ class DeadLetterFile {
   Status remember_written_beyond(const std::string& source_id, uint64_t after_line);
 
   // Forgets what remember_written_beyond() found: the next source is read from its start.
-  void forget_written() {
-    written_source_.clear();
-    written_lines_.clear();
-  }
+  void forget_written() { written_.clear(); }
 
   // Appends the records of `rejects` (of `source_id`), except those already written (above)
   // and those past the cap; returns how many the cap dropped (they stay counted as rejected).
@@ -59,8 +57,9 @@ class DeadLetterFile {
   uint64_t max_bytes_ = 0;
   std::FILE* file_ = nullptr;
   bool full_ = false;  // the cap was reached (warned once)
-  std::string written_source_;                // the source whose lines past a checkpoint
-  std::unordered_set<uint64_t> written_lines_;  // … the file already holds
+  // By source, its lines past its checkpoint the file already holds (several sources at once:
+  // the partitions of a Kafka topic).
+  std::unordered_map<std::string, std::unordered_set<uint64_t>> written_;
 };
 
 }  // namespace tp::ingest

@@ -40,6 +40,14 @@ class LateDetector {
 
   // Starts from these marks (replacing any state).
   void seed(std::unordered_map<std::string, int64_t> marks) { max_ts_ = std::move(marks); }
+  // Raises marks to these where they are higher (a Kafka partition taken over from another
+  // consumer brings its restaurants' committed marks).
+  void merge(const std::unordered_map<std::string, int64_t>& marks) {
+    for (const auto& [restaurant, ts] : marks) {
+      auto [it, added] = max_ts_.emplace(restaurant, ts);
+      if (!added && it->second < ts) it->second = ts;
+    }
+  }
   Pass begin() const { return Pass(*this); }
   void apply(const Pass& pass);
   // The restaurant's latest event time, if any was seen.

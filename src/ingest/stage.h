@@ -46,6 +46,19 @@ class Stage {
     return {};
   }
 
+  // submit() that waits at most `wait` for room: false (and `item` untouched) if there was
+  // none, so a caller can keep serving its source (Kafka's rebalances) while the stage is full.
+  Result<bool> offer(Item& item, std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex_);
+    if (!cv_.wait_for(lock, wait, [this] { return queued_.size() < capacity_ || !status_.ok(); })) {
+      return false;
+    }
+    if (!status_.ok()) return status_.error();
+    queued_.push_back(std::move(item));
+    cv_.notify_all();
+    return true;
+  }
+
   // Handles what is queued, then stops the thread; returns the stage's first failure.
   Status finish() {
     {

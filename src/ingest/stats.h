@@ -1,6 +1,7 @@
 #pragma once
 // Live counters of a running consumer, shared with the HTTP server (/metrics, the page's
 // data-quality panel) without locks on the hot path.
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <limits>
@@ -45,7 +46,27 @@ struct IngestStats {
   std::string last_database_error;        // code name of the last failed attempt ("unavailable")
   int last_database_clickhouse_code = 0;  // its ClickHouse code, 0 if none
   int64_t last_database_error_ms = 0;     // when it failed (wall clock); 0: no failure yet
+  // A Kafka partition this consumer owns, as /metrics and the page show it.
+  struct KafkaPartition {
+    int64_t committed = -1;       // first offset not checkpointed yet (-1: none checkpointed)
+    int64_t high_watermark = -1;  // the partition's end as last fetched (-1: not known yet)
+  };
+  std::string kafka_topic;  // empty: no Kafka source; guarded by mutex
+  std::map<int32_t, KafkaPartition> kafka_partitions;  // owned now; guarded by mutex
+  bool kafka_paused = false;  // fetching stopped while the database falls behind; guarded by mutex
   mutable std::mutex mutex;
+
+  // Messages of the owned partitions not checkpointed yet (where both ends are known).
+  int64_t kafka_lag() const {
+    std::lock_guard lock(mutex);
+    int64_t lag = 0;
+    for (const auto& [id, partition] : kafka_partitions) {
+      if (partition.high_watermark >= 0) {
+        lag += partition.high_watermark - std::max<int64_t>(partition.committed, 0);
+      }
+    }
+    return lag;
+  }
 
   // Adds a committed batch's counters (the registry's, and rejected_by_reason under mutex).
   void add(const BatchCounters& batch) {

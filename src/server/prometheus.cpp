@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -192,6 +193,45 @@ std::string render_prometheus(const ingest::IngestStats& stats, const QueryLaten
         "{}\n",
         escape_label_value(last_error), last_clickhouse_code,
         number(static_cast<double>(last_error_ms) / 1000.0));
+  }
+
+  std::string kafka_topic;
+  std::map<int32_t, ingest::IngestStats::KafkaPartition> kafka_partitions;
+  bool kafka_paused = false;
+  {
+    std::lock_guard lock(stats.mutex);
+    kafka_topic = stats.kafka_topic;
+    kafka_partitions = stats.kafka_partitions;
+    kafka_paused = stats.kafka_paused;
+  }
+  if (!kafka_topic.empty()) {
+    // Per owned partition: what is checkpointed, where the partition ends, the difference.
+    auto per_partition = [&](std::string_view name, std::string_view help, auto value) {
+      header(out, name, "gauge", help);
+      for (const auto& [partition, state] : kafka_partitions) {
+        const int64_t v = value(state);
+        if (v < 0) continue;
+        out += fmt::format("{}{{topic=\"{}\",partition=\"{}\"}} {}\n", name,
+                           escape_label_value(kafka_topic), partition, v);
+      }
+    };
+    per_partition("tablepulse_kafka_committed_offset",
+                  "First offset of the partition not checkpointed in ClickHouse yet.",
+                  [](const auto& p) { return p.committed; });
+    per_partition("tablepulse_kafka_high_watermark",
+                  "The partition's end offset as last fetched.",
+                  [](const auto& p) { return p.high_watermark; });
+    per_partition("tablepulse_kafka_lag_messages",
+                  "Messages of the partition not checkpointed yet (high watermark - committed).",
+                  [](const auto& p) {
+                    return p.high_watermark < 0 ? int64_t{-1}
+                                                : p.high_watermark - std::max<int64_t>(p.committed, 0);
+                  });
+    gauge("tablepulse_kafka_partitions", "Partitions of the topic this consumer owns.",
+          static_cast<double>(kafka_partitions.size()));
+    gauge("tablepulse_kafka_paused",
+          "1 while fetching is paused because the database falls behind (backpressure).",
+          kafka_paused ? 1 : 0);
   }
 
   header(out, "tablepulse_query_latency_ms", "histogram",

@@ -166,6 +166,21 @@ json SnapshotHub::ingest_json() {
       {"database_retries", s.database_retries.load()},
       {"dead_letters_dropped", s.dead_letters_dropped.load()},
   });
+  // A Kafka source: how far behind the topic's end the checkpoints are (null: no Kafka).
+  std::string topic;
+  size_t partitions = 0;
+  bool paused = false;
+  {
+    std::lock_guard lock(s.mutex);
+    topic = s.kafka_topic;
+    partitions = s.kafka_partitions.size();
+    paused = s.kafka_paused;
+  }
+  out["kafka"] = topic.empty() ? json(nullptr)
+                               : json{{"topic", topic},
+                                      {"partitions", partitions},
+                                      {"lag_messages", s.kafka_lag()},
+                                      {"paused", paused}};
   return out;
 }
 

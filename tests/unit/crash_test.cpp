@@ -1,9 +1,7 @@
 // kill -9 the consumer at random moments over one file, resume each time, and compare what is
 // stored with a clean run: the totals in the database must be exact, and the dead-letter file
 // must hold each refused line once.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
@@ -17,27 +15,10 @@
 
 #include "test_support.h"
 
-extern char** environ;
-
 namespace tp {
 namespace {
 
 using nlohmann::json;
-
-// Starts `args` (no shell) with stdout/stderr to /dev/null; returns its pid.
-pid_t spawn(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
 
 // The dead-letter file's line numbers, each with how many times it was written.
 std::map<uint64_t, int> dead_letter_lines(const std::string& path) {
@@ -76,7 +57,7 @@ TEST(EngineCrash, KillNineAtRandomPointsThenResumeIsExact) {
     // A fixed delay would kill slow starts before they read a line.
     auto committed_before = std::filesystem::file_size(crash_dlq, ec);
     if (ec) committed_before = 0;  // no file yet
-    pid_t pid = spawn({test::tablepulse_binary(), "ingest", "--db", crash_db, "--dlq", crash_dlq,
+    pid_t pid = test::spawn({test::tablepulse_binary(), "ingest", "--db", crash_db, "--dlq", crash_dlq,
                        "-q", "--batch-rows", "2000", input});
     int status = 0;
     bool finished = false;

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -26,6 +28,8 @@
 #include "clickhouse/client.h"
 #include "clickhouse/embedded.h"
 #include "ingest/counters.h"
+
+extern char** environ;
 
 namespace tp::test {
 
@@ -120,6 +124,21 @@ inline CommandResult run_command(const std::string& command) {
   int raw = pclose(pipe);
   result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return result;
+}
+
+// Starts `args` (no shell) with stdout/stderr to /dev/null; returns its pid (a test kills it).
+inline pid_t spawn(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
 }
 
 // Path of the tablepulse binary under test: the one built with these tests, or

@@ -330,6 +330,12 @@ function renderDataQuality(panel, ingest) {
   if (ingest.running) ingestState = `consumer running · last commit ${fmt.clock(ingest.last_commit_at)}`;
   else if (ingest.error) ingestState = `consumer stopped: ${ingest.error}`;
   else if (ingest.lines > 0) ingestState = 'consumer finished · totals since the database was created';
+  // A Kafka source: the messages not checkpointed yet, over the partitions this process owns.
+  const kafka = ingest.kafka;
+  if (kafka) {
+    ingestState += ` · Kafka ${kafka.topic}: ${fmt.count(kafka.lag_messages)} messages behind` +
+      ` over ${kafka.partitions} partitions${kafka.paused ? ' (paused: the database falls behind)' : ''}`;
+  }
   $('#ingest-state').textContent = ingestState;
   $('#ingest-state').classList.toggle('bad', Boolean(ingest.error));
   updateRateChart(ingest.events_per_sec);

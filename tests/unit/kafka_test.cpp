@@ -1,0 +1,327 @@
+// The Kafka source against a real broker (Apache Kafka 4.x, KRaft, one node, started by
+// scripts/kafka-test-broker.sh) and the embedded engine: what a topic delivers is stored exactly
+// as a file run of the same lines stores it, across kill -9, broker restarts, poison messages,
+// added partitions and a database outage.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "source/kafka.h"
+#include "test_support.h"
+
+namespace tp {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::string kScript = std::string(TABLEPULSE_SOURCE_DIR) + "/scripts/kafka-test-broker.sh";
+
+// The tests' broker: the one ctest's fixture started (KafkaBroker.Start, its directory in
+// $TP_KAFKA_DIR), or else one of this process's own, stopped when it exits (and, through
+// TP_WATCH_PID, if it dies).
+class Broker {
+ public:
+  static Broker& get() {
+    static Broker broker;
+    return broker;
+  }
+  const std::string& bootstrap() const { return bootstrap_; }
+  bool ok() const { return !bootstrap_.empty(); }
+
+  void create_topic(const std::string& name, int partitions) {
+    ASSERT_EQ(script(fmt::format("topic {} create {} {}", dir_, name, partitions)), 0);
+  }
+  void add_partitions(const std::string& name, int count) {
+    ASSERT_EQ(script(fmt::format("topic {} add-partitions {} {}", dir_, name, count)), 0);
+  }
+  void stop() { ASSERT_EQ(script(fmt::format("stop {}", dir_)), 0); }
+  void start() {
+    ASSERT_EQ(script(fmt::format("start {}", dir_)), 0) << log_tail();
+    std::ifstream in(dir_ + "/bootstrap");
+    std::getline(in, bootstrap_);
+  }
+  std::string log_tail() const {
+    return test::run_command(fmt::format("tail -n 30 {}/logs/server.log 2>&1", dir_)).out;
+  }
+
+ private:
+  Broker() {
+    const char* shared = std::getenv("TP_KAFKA_DIR");
+    if (shared != nullptr && std::filesystem::exists(std::string(shared) + "/bootstrap")) {
+      dir_ = shared;
+      std::ifstream in(dir_ + "/bootstrap");
+      std::getline(in, bootstrap_);
+      return;
+    }
+    own_.emplace();
+    dir_ = own_->str();
+    start();
+  }
+  ~Broker() {
+    if (own_) (void)script(fmt::format("stop {}", dir_));
+  }
+  int script(const std::string& args) const {
+    // The watcher only for a broker of this process's own.
+    return test::run_command(fmt::format("{}bash {} {} >&2",
+                                         own_ ? fmt::format("TP_WATCH_PID={} ", ::getpid()) : "",
+                                         kScript, args))
+        .status;
+  }
+  std::optional<test::TempDir> own_;
+  std::string dir_;
+  std::string bootstrap_;
+};
+
+// A topic name no other test uses.
+std::string fresh_topic(const std::string& stem) {
+  static int counter = 0;
+  return fmt::format("{}-{}-{}", stem, ::getpid(), ++counter);
+}
+
+// The lines of a generated file (the generator's noise included: duplicates, late, malformed).
+std::vector<std::string> read_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Produces `lines` to `topic`, keyed by restaurant as `generate --kafka` does, at up to
+// `per_second` lines a second (0: as fast as possible).
+void produce(const std::string& topic, const std::vector<std::string>& lines, size_t from,
+             size_t to, double per_second = 0) {
+  auto producer = source::KafkaProducer::open(Broker::get().bootstrap(), {});
+  ASSERT_TRUE(producer.ok()) << producer.error().to_string();
+  const auto started = std::chrono::steady_clock::now();
+  for (size_t i = from; i < to; ++i) {
+    ASSERT_TRUE(producer.value()->produce(topic, source::event_key(lines[i]), lines[i]).ok());
+    if (per_second > 0 && (i - from) % 100 == 99) {
+      std::this_thread::sleep_until(started + std::chrono::microseconds(static_cast<int64_t>(
+                                                  1e6 * static_cast<double>(i - from) / per_second)));
+    }
+  }
+  Status flushed = producer.value()->flush(60s);
+  ASSERT_TRUE(flushed.ok()) << flushed.error().to_string();
+}
+
+// Generates `events` events (seed 7, the crash test's noise) into `path`.
+void generate(const std::string& path, int events, int restaurants = 8) {
+  auto generated = test::run_command(fmt::format(
+      "{} generate --restaurants {} --events {} --seed 7 --duplicate-rate 0.05 --late-rate 0.02 "
+      "--malformed-rate 0.01 --conflict-rate 0.005 -o {} 2>/dev/null",
+      test::tablepulse_binary(), restaurants, events, path));
+  ASSERT_EQ(generated.status, 0);
+}
+
+// What a clean file run of `path` stores.
+json clean_run(const test::TempDir& dir, const std::string& path) {
+  const std::string db = (dir.path() / "clean").string();
+  auto run = test::run_command(fmt::format("{} ingest --db {} -q --batch-rows 2000 {} 2>/dev/null",
+                                           test::tablepulse_binary(), db, path));
+  EXPECT_EQ(run.status, 0) << run.out;
+  return test::stored(db);
+}
+
+// `ingest --kafka` of `topic` until caught up; its summary (its log goes to the test's stderr).
+json ingest_until_caught_up(const std::string& db, const std::string& topic,
+                            const std::string& extra = "") {
+  auto run = test::run_command(fmt::format(
+      "{} ingest --db {} -q --kafka {} --topic {} --until-caught-up --batch-rows 2000 "
+      "--kafka-property session.timeout.ms=6000 {} | tail -1",
+      test::tablepulse_binary(), db, Broker::get().bootstrap(), topic, extra));
+  EXPECT_EQ(run.status, 0) << run.out;
+  return json::parse(run.out, nullptr, false);
+}
+
+// Everything but the number of batches (a topic's partitions batch apart what a file batches
+// together) must match a clean file run.
+void expect_same_as_clean(const json& actual, const json& expected) {
+  EXPECT_EQ(actual["events"], expected["events"]);
+  EXPECT_EQ(actual["events"]["rows"], expected["events"]["ids"]);  // nothing stored twice
+  EXPECT_EQ(actual["order_items"], expected["order_items"]);
+  EXPECT_EQ(actual["batches"], expected["batches"]);  // lines, blank and every data-quality total
+  EXPECT_EQ(actual["matches"], expected["matches"]);
+}
+
+class EngineKafka : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!Broker::get().ok()) GTEST_FAIL() << "the test broker did not start";
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(EngineKafka, UntilCaughtUpStoresWhatAFileRunOfTheSameLinesStores) {
+  const std::string input = (dir_.path() / "events.jsonl").string();
+  generate(input, 20000);
+  const auto lines = read_lines(input);
+  const std::string topic = fresh_topic("same");
+  Broker::get().create_topic(topic, 6);
+  produce(topic, lines, 0, lines.size());
+
+  const std::string db = (dir_.path() / "kafka").string();
+  json summary = ingest_until_caught_up(db, topic);
+  ASSERT_TRUE(summary.is_object()) << summary;
+  EXPECT_EQ(summary["lines"].get<uint64_t>() + summary["blank"].get<uint64_t>(), lines.size());
+  EXPECT_EQ(summary["lines"], summary["inserted"].get<uint64_t>() +
+                                  summary["duplicates"].get<uint64_t>() +
+                                  summary["rejected"].get<uint64_t>());
+  expect_same_as_clean(test::stored(db), clean_run(dir_, input));
+
+  // Caught up: a second run finds nothing new and stores nothing twice.
+  json again = ingest_until_caught_up(db, topic);
+  EXPECT_EQ(again["lines"], 0) << again;
+  EXPECT_EQ(again["resumed_from_checkpoint"].get<uint64_t>(), lines.size());
+}
+
+TEST_F(EngineKafka, GenerateKafkaProducesTheLinesOfAFileKeyedByRestaurant) {
+  const std::string input = (dir_.path() / "events.jsonl").string();
+  generate(input, 3000);
+  const std::string topic = fresh_topic("generate");
+  Broker::get().create_topic(topic, 3);
+  auto produced = test::run_command(fmt::format(
+      "{} generate --restaurants 8 --events 3000 --seed 7 --duplicate-rate 0.05 --late-rate 0.02 "
+      "--malformed-rate 0.01 --conflict-rate 0.005 --kafka {} --topic {} 2>/dev/null",
+      test::tablepulse_binary(), Broker::get().bootstrap(), topic));
+  ASSERT_EQ(produced.status, 0);
+  const std::string db = (dir_.path() / "kafka").string();
+  json summary = ingest_until_caught_up(db, topic);
+  expect_same_as_clean(test::stored(db), clean_run(dir_, input));
+  // Each restaurant's events are in one partition.
+  auto owners = test::run_command(fmt::format(
+      "{} sql --rows --db {} \"SELECT max(n) AS most FROM (SELECT restaurant_id, "
+      "uniqExact(source_id) AS n FROM events GROUP BY restaurant_id)\"",
+      test::tablepulse_binary(), db));
+  ASSERT_EQ(owners.status, 0);
+  EXPECT_EQ(json::parse(owners.out)["most"], 1) << owners.out;
+}
+
+TEST_F(EngineKafka, KillNineTenTimesWhileAProducerWritesThenResumeIsExact) {
+  const std::string input = (dir_.path() / "events.jsonl").string();
+  generate(input, 60000);
+  const auto lines = read_lines(input);
+  const std::string topic = fresh_topic("crash");
+  Broker::get().create_topic(topic, 6);
+  // The producer writes for about a minute while the consumer is killed again and again.
+  std::thread producer([&] { produce(topic, lines, 0, lines.size(), 1200); });
+
+  const std::string db = (dir_.path() / "crash").string();
+  const std::string dlq = (dir_.path() / "crash.dlq").string();
+  std::mt19937 random(20261203);
+  int kills = 0;
+  std::error_code ec;
+  for (int attempt = 0; attempt < 14 && kills < 10; ++attempt) {
+    // As in the file crash test: each kill after this run committed a batch of its own (its
+    // dead letters are written with its checkpoint), at a random moment after that.
+    auto committed_before = std::filesystem::file_size(dlq, ec);
+    if (ec) committed_before = 0;
+    pid_t pid = test::spawn({test::tablepulse_binary(), "ingest", "--db", db, "--dlq", dlq, "-q",
+                             "--batch-rows", "500", "--batch-ms", "200", "--kafka",
+                             Broker::get().bootstrap(), "--topic", topic, "--kafka-property",
+                             "session.timeout.ms=6000", "--kafka-property",
+                             "heartbeat.interval.ms=500"});
+    for (int poll = 0; poll < 1500; ++poll) {
+      auto size = std::filesystem::file_size(dlq, ec);
+      if (!ec && size > committed_before) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 1500)(random)));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ++kills;
+  }
+  producer.join();
+  EXPECT_GE(kills, 10);
+  json summary = ingest_until_caught_up(db, topic, "--dlq " + dlq);
+  ASSERT_TRUE(summary.is_object()) << summary;
+  expect_same_as_clean(test::stored(db), clean_run(dir_, input));
+
+  // Each refused message is in the dead-letter file once, with its topic, partition and offset.
+  std::map<std::pair<int, uint64_t>, int> written;
+  std::ifstream in(dlq);
+  for (std::string text; std::getline(in, text);) {
+    json record = json::parse(text);
+    EXPECT_EQ(record["topic"], topic);
+    EXPECT_EQ(record["source"], source::kafka_source_id(topic, record["partition"].get<int>()));
+    EXPECT_EQ(record["offset"].get<uint64_t>() + 1, record["line_number"].get<uint64_t>());
+    ++written[{record["partition"].get<int>(), record["offset"].get<uint64_t>()}];
+  }
+  auto clean = test::stored((dir_.path() / "clean").string());
+  EXPECT_EQ(written.size(), clean["batches"]["rejected"].get<uint64_t>()) << "kills: " << kills;
+  for (const auto& [where, count] : written) {
+    EXPECT_EQ(count, 1) << "partition " << where.first << " offset " << where.second;
+  }
+}
+
+TEST_F(EngineKafka, PoisonMessagesAreRefusedWithTheirOffsetAndThePartitionGoesOn) {
+  const std::string topic = fresh_topic("poison");
+  Broker::get().create_topic(topic, 1);
+  // The brief's own example events (a recent day: within any retention) around the poison.
+  const std::vector<std::string> lines = {
+      R"({"event_id":"7b0c7f4e-2d1a-4f5e-9a51-0c6e8e1d2a01","event_type":"table_seated","timestamp":"2026-12-01T18:23:45.123Z","restaurant_id":"rest_001","restaurant_name":"Downtown Location","table_id":"table_12","party_size":4,"server_id":"server_456"})",
+      std::string("\xff\xfe\x00garbage", 10),
+      std::string(2 << 20, '{'),  // longer than --max-line-bytes
+      "",
+      R"({"event_id":"7b0c7f4e-2d1a-4f5e-9a51-0c6e8e1d2a02","event_type":"order_placed","timestamp":"2026-12-01T18:30:15.456Z","restaurant_id":"rest_001","restaurant_name":"Downtown Location","table_id":"table_12","server_id":"server_456","order_id":"order_789","items":[{"item_id":"item_101","item_name":"Margherita Pizza","category":"Pizza","price":18.99,"quantity":2},{"item_id":"item_205","item_name":"Caesar Salad","category":"Salad","price":12.99,"quantity":1}],"subtotal":50.97})",
+      R"({"event_id":"7b0c7f4e-2d1a-4f5e-9a51-0c6e8e1d2a03","event_type":"order_placed","restaurant_id":"rest_001"})",
+  };
+  produce(topic, lines, 0, lines.size());
+  const std::string db = (dir_.path() / "kafka").string();
+  const std::string dlq = (dir_.path() / "dlq.jsonl").string();
+  json summary = ingest_until_caught_up(db, topic, "--dlq " + dlq);
+  ASSERT_TRUE(summary.is_object()) << summary;
+  EXPECT_EQ(summary["inserted"], 2) << summary;
+  EXPECT_EQ(summary["blank"], 1) << summary;
+  EXPECT_EQ(summary["rejected"], 3) << summary;
+  EXPECT_EQ(summary["rejected_by_reason"]["line_too_long"], 1) << summary;
+  std::map<uint64_t, std::string> reasons;
+  std::ifstream in(dlq);
+  for (std::string text; std::getline(in, text);) {
+    json record = json::parse(text);
+    EXPECT_EQ(record["partition"], 0);
+    reasons[record["offset"].get<uint64_t>()] = record["reason"].get<std::string>();
+  }
+  ASSERT_EQ(reasons.size(), 3u);
+  EXPECT_EQ(reasons.count(1), 1u);
+  EXPECT_EQ(reasons[2], "line_too_long");
+  EXPECT_EQ(reasons.count(5), 1u);
+}
+
+TEST_F(EngineKafka, AMissingTopicIsAClearErrorNotASilentWait) {
+  auto run = test::run_command(fmt::format(
+      "{} ingest --db {} -q --kafka {} --topic no-such-topic --until-caught-up 2>&1",
+      test::tablepulse_binary(), (dir_.path() / "db").string(), Broker::get().bootstrap()));
+  EXPECT_EQ(run.status, error_exit_status(ErrorCode::kNotFound)) << run.out;
+}
+
+TEST(KafkaSourceId, RoundTripsAndRefusesOtherIds) {
+  EXPECT_EQ(source::kafka_source_id("events", 3), "kafka:events/3");
+  auto parsed = source::parse_kafka_source_id("kafka:a/b/12");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->first, "a/b");
+  EXPECT_EQ(parsed->second, 12);
+  EXPECT_FALSE(source::parse_kafka_source_id("file:/tmp/x"));
+  EXPECT_FALSE(source::parse_kafka_source_id("kafka:events/"));
+  EXPECT_FALSE(source::parse_kafka_source_id("kafka:events/1x"));
+}
+
+TEST(KafkaEventKey, IsTheRestaurantInEitherSpelling) {
+  EXPECT_EQ(source::event_key(R"({"restaurant_id":"r-7","type":"payment"})"), "r-7");
+  EXPECT_EQ(source::event_key(R"({"type":"payment","location_id": 42,"x":1})"), "42");
+  EXPECT_EQ(source::event_key(R"({"type":"payment"})"), "");
+}
+
+}  // namespace
+}  // namespace tp
