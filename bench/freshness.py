@@ -2,7 +2,10 @@
 file serve follows at a fixed rate; a reader consumes the page's server-sent events
 (/api/v1/stream) and notes when each line's effect becomes visible (the snapshot's committed
 counters reach it). Prints p50/p99 per rate. Not a test: prints figures.
-Usage: python3 bench/freshness.py [RATE ...]   (default: 1000 5000; 20 s each)"""
+With --kafka the writer sends the lines to a topic of a private broker
+(scripts/kafka-test-broker.sh) through Kafka's console producer instead, and serve reads it with
+--kafka: produce-to-page latency.
+Usage: python3 bench/freshness.py [--kafka] [RATE ...]   (default: 1000 5000; 20 s each)"""
 import json
 import os
 import socket
@@ -24,7 +27,36 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run(rate, work):
+SCRIPT = os.path.join(ROOT, "scripts", "kafka-test-broker.sh")
+
+
+class Broker:
+    """A private broker for --kafka, stopped at exit."""
+
+    def __init__(self, work):
+        self.dir = os.path.join(work, "broker")
+        env = dict(os.environ, TP_WATCH_PID=str(os.getpid()))
+        subprocess.run(["bash", SCRIPT, "start", self.dir], check=True, env=env)
+        self.bootstrap = open(os.path.join(self.dir, "bootstrap")).read().strip()
+
+    def topic(self, name):
+        subprocess.run(["bash", SCRIPT, "topic", self.dir, "create", name, "6"], check=True,
+                       stdout=subprocess.DEVNULL)
+        return name
+
+    def producer(self, topic):
+        """The console producer: lines on its stdin become messages (linger 5 ms)."""
+        return subprocess.Popen(["bash", SCRIPT, "tool", self.dir,
+                                 "org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server",
+                                 self.bootstrap, "--topic", topic,
+                                 "--producer-property", "linger.ms=5"],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+
+    def stop(self):
+        subprocess.run(["bash", SCRIPT, "stop", self.dir], check=False)
+
+
+def run(rate, work, broker=None):
     events = os.path.join(work, f"pool-{rate}.jsonl")
     count = int(rate * DURATION)
     subprocess.run([BIN, "generate", "--restaurants", "50", "--events", str(count),
@@ -35,9 +67,14 @@ def run(rate, work):
     open(source, "wb").close()
     port = free_port()
     db = os.path.join(work, f"db-{rate}")
-    serve = subprocess.Popen([BIN, "serve", "--db", db, "--listen", f"127.0.0.1:{port}",
-                              "--source", source, "--follow"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    reading = ["--source", source, "--follow"]
+    producer = None
+    if broker:
+        topic = broker.topic(f"fresh-{rate}")
+        reading = ["--kafka", broker.bootstrap, "--topic", topic]
+        producer = broker.producer(topic)
+    serve = subprocess.Popen([BIN, "serve", "--db", db, "--listen", f"127.0.0.1:{port}"] +
+                             reading, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
@@ -69,8 +106,9 @@ def run(rate, work):
 
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
-    time.sleep(1)
-    with open(source, "ab", buffering=0) as out:
+    # The console producer's JVM and serve's first partition assignment are not the latency.
+    time.sleep(6 if producer else 1)
+    with (producer.stdin if producer else open(source, "ab", buffering=0)) as out:
         start = time.time()
         chunk = max(1, rate // 100)  # write in 10 ms slices
         for i in range(0, len(lines), chunk):
@@ -80,9 +118,12 @@ def run(rate, work):
                 time.sleep(delay)
             now = time.time()
             out.write(b"".join(lines[i:i + chunk]))
+            out.flush()
             for j in range(i, min(i + chunk, len(lines))):
                 written_at[j] = now
     done.wait(timeout=30)
+    if producer:
+        producer.wait(timeout=30)
     serve.terminate()
     serve.wait(timeout=30)
     latencies = sorted((v - w) * 1000 for v, w in zip(visible_at, written_at) if v > 0)
@@ -93,12 +134,20 @@ def run(rate, work):
 
 
 def main():
-    rates = [int(r) for r in sys.argv[1:]] or [1000, 5000]
+    args = sys.argv[1:]
+    kafka = "--kafka" in args
+    rates = [int(r) for r in args if r != "--kafka"] or [1000, 5000]
     with tempfile.TemporaryDirectory() as work:
-        print("event-to-page latency (written to the followed file -> visible in the page's "
-              "server-sent snapshot)")
-        for rate in rates:
-            run(rate, work)
+        broker = Broker(work) if kafka else None
+        try:
+            print("event-to-page latency (" +
+                  ("produced to Kafka" if kafka else "written to the followed file") +
+                  " -> visible in the page's server-sent snapshot)")
+            for rate in rates:
+                run(rate, work, broker)
+        finally:
+            if broker:
+                broker.stop()
 
 
 main()

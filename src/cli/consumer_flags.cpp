@@ -59,9 +59,7 @@ void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefault
                                    : ", forever with --follow or --kafka (without "
                                      "--until-caught-up)"))
       ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            return retry_for_ms(text) ? "" : kRetryForError;
-          },
+          [](std::string& text) -> std::string { return retry_for_ms(text) ? "" : kRetryForError; },
           "DURATION"));
   command->add_flag("--no-resume", flags.no_resume,
                     "Read files from the start instead of after their last committed batch");
@@ -74,8 +72,8 @@ void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefault
                       "Kafka bootstrap brokers (host:port,...): read --topic after the files, "
                       "exactly once, as a member of --group");
   command->add_option("--topic", kafka.topic, "The Kafka topic of the events (with --kafka)");
-  command->add_option("--group", kafka.group, "Kafka consumer group: its members share the "
-                                              "partitions")
+  command
+      ->add_option("--group", kafka.group, "Kafka consumer group: its members share the partitions")
       ->capture_default_str();
   command->add_option("--kafka-property", flags.kafka_properties,
                       "A librdkafka property NAME=VALUE (SASL, TLS, timeouts); VALUE env:VAR "
@@ -92,7 +90,8 @@ Result<ingest::IngestOptions> consumer_options(const ConsumerFlags& flags,
   options.resume = !flags.no_resume;
   // A live source (a followed file, a Kafka topic read until stopped) never ends by itself:
   // it waits out any outage.
-  const bool live = options.follow || (!options.kafka.brokers.empty() && !options.kafka.until_caught_up);
+  const bool live =
+      options.follow || (!options.kafka.brokers.empty() && !options.kafka.until_caught_up);
   const std::string retry_for = !flags.retry_for.empty() ? flags.retry_for
                                 : live                   ? std::string("forever")
                                                          : std::string(defaults.retry_for);

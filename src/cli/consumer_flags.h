@@ -2,7 +2,6 @@
 // The consumer's flags, which `ingest` and `serve` both take: each defined, defaulted and
 // validated once here, so the two commands cannot drift apart.
 #include <CLI/CLI.hpp>
-
 #include <string>
 #include <vector>
 
@@ -37,7 +36,8 @@ void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefault
 
 // The consumer's options from parsed flags: invalid_argument for a combination no single flag's
 // check can see (--dedup-memory below --batch-rows, --kafka without --topic), an unreadable
-// --retry-for, a --kafka-property without "=" or an unknown --default-timezone. Sources, progress and stats are left to the command.
+// --retry-for, a --kafka-property without "=" or an unknown --default-timezone. Sources, progress
+// and stats are left to the command.
 Result<ingest::IngestOptions> consumer_options(const ConsumerFlags& flags,
                                                ConsumerDefaults defaults);
 

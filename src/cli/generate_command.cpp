@@ -66,7 +66,7 @@ struct Flags {
   bool live = false;
   std::optional<double> rate;  // live default: 50 events/s
   bool no_rush = false;
-  std::string kafka;           // brokers: produce to --topic instead of writing a file
+  std::string kafka;  // brokers: produce to --topic instead of writing a file
   std::string topic;
   std::vector<std::string> kafka_properties;  // NAME=VALUE (env:VAR allowed)
 };
@@ -208,7 +208,7 @@ void run(Flags& flags) {
       g_stop ? " (interrupted)" : "");
   if (write_failed) {
     fmt::print(stderr, "error: writing {} failed\n",
-               producer              ? "to Kafka topic " + flags.topic
+               producer               ? "to Kafka topic " + flags.topic
                : flags.output.empty() ? std::string("stdout")
                                       : flags.output);
     throw CLI::RuntimeError(1);

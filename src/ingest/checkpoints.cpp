@@ -1,7 +1,6 @@
 #include "ingest/checkpoints.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "common/time.h"

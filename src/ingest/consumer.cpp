@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 
 #include "clickhouse/schema.h"
 #include "common/fault.h"
@@ -137,6 +138,7 @@ class Consumer::Impl : public source::PartitionListener {
   std::unique_ptr<source::KafkaProducer> dead_letter_producer_;  // --dlq-topic
   std::map<int32_t, Batch> kafka_batches_;
   std::map<int32_t, uint64_t> kafka_committed_;
+  std::set<int32_t> kafka_seen_;  // partitions assigned to this run at some point
   std::optional<Batch> kafka_waiting_;
   bool kafka_handing_over_ = false;  // a full batch does not start a second hand-over
   bool kafka_closing_ = false;       // leaving the group: revoked() has nothing to commit
@@ -435,9 +437,10 @@ Status Consumer::Impl::add_kafka_message(const source::KafkaMessage& message) {
     const uint64_t expected = batch.position.end_offset > 0 ? batch.position.end_offset
                                                             : kafka_committed_[message.partition];
     if (offset > expected && expected > 0) {
-      spdlog::warn("{}: offsets {}..{} are gone (the topic's retention or compaction) before "
-                   "they were read",
-                   batch.source_id(), expected, offset - 1);
+      spdlog::warn(
+          "{}: offsets {}..{} are gone (the topic's retention or compaction) before "
+          "they were read",
+          batch.source_id(), expected, offset - 1);
     }
     batch.start_offset = offset;
     batch.first_line_at = Clock::now();
@@ -539,25 +542,29 @@ Result<std::vector<std::optional<int64_t>>> Consumer::Impl::assigned(
     return Status();
   }));
   std::vector<std::optional<int64_t>> starts;
+  std::map<std::string, uint64_t> dead_letters_after;
   for (int32_t partition : partitions) {
     auto found = checkpoints.find(partition);
     const uint64_t end = found == checkpoints.end() ? 0 : found->second;
     kafka_committed_[partition] = end;
     kafka_batches_.erase(partition);
     const std::string source_id = source::kafka_source_id(options_.kafka.topic, partition);
-    if (dead_letters_ != nullptr) {
-      TP_RETURN_IF_ERROR(dead_letters_->remember_written_beyond(source_id, end));
-    }
+    dead_letters_after[source_id] = end;  // line n is offset n - 1: the checkpoint's last line
     if (found == checkpoints.end()) {
       starts.emplace_back();
     } else {
       starts.emplace_back(static_cast<int64_t>(end));
-      summary_.resumed_from_checkpoint += end;
-      spdlog::info("{}: resuming at offset {}, committed by an earlier run", source_id, end);
+      // Counted once per partition: a partition that comes back after a rebalance holds this
+      // run's own batches too.
+      if (kafka_seen_.insert(partition).second) summary_.resumed_from_checkpoint += end;
+      spdlog::info("{}: resuming at offset {}", source_id, end);
     }
     std::lock_guard lock(stats_->mutex);
     stats_->kafka_partitions[partition].committed =
         found == checkpoints.end() ? -1 : static_cast<int64_t>(end);
+  }
+  if (dead_letters_ != nullptr) {
+    TP_RETURN_IF_ERROR(dead_letters_->remember_written_beyond(dead_letters_after));
   }
   return starts;
 }
@@ -758,9 +765,9 @@ Status Consumer::Impl::checkpoint(clickhouse::Client& client, const InsertedBatc
     // Produced before the checkpoint: a crash between the two produces them again (at least
     // once), never loses one.
     for (const auto& reject : batch.rejects) {
-      TP_RETURN_IF_ERROR(dead_letter_producer_->produce(options_.kafka.dead_letter_topic,
-                                                        batch.source_id(),
-                                                        dead_letter_record(reject, batch.source_id())));
+      TP_RETURN_IF_ERROR(
+          dead_letter_producer_->produce(options_.kafka.dead_letter_topic, batch.source_id(),
+                                         dead_letter_record(reject, batch.source_id())));
     }
     TP_RETURN_IF_ERROR(dead_letter_producer_->flush(std::chrono::seconds(30)));
   }

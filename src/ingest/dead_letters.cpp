@@ -97,8 +97,7 @@ std::string dead_letter_record(const PendingReject& reject, std::string_view sou
     // Line n of a partition is its message at offset n - 1.
     record += ",\"topic\":";
     append_json_string(record, kafka->first);
-    record += fmt::format(",\"partition\":{},\"offset\":{}", kafka->second,
-                          reject.line_number - 1);
+    record += fmt::format(",\"partition\":{},\"offset\":{}", kafka->second, reject.line_number - 1);
   }
   record += "}\n";
   return record;
@@ -119,8 +118,12 @@ DeadLetterFile::~DeadLetterFile() {
 }
 
 Status DeadLetterFile::remember_written_beyond(const std::string& source_id, uint64_t after_line) {
-  auto& written_lines = written_[source_id];
-  written_lines.clear();
+  return remember_written_beyond(std::map<std::string, uint64_t>{{source_id, after_line}});
+}
+
+Status DeadLetterFile::remember_written_beyond(
+    const std::map<std::string, uint64_t>& after_line_by_source) {
+  for (const auto& [source_id, after_line] : after_line_by_source) written_[source_id].clear();
   std::ifstream in(path_, std::ios::binary);
   simdjson::ondemand::parser parser;
   uint64_t complete_bytes = 0;  // up to the end of the last line that has its newline
@@ -145,7 +148,10 @@ Status DeadLetterFile::remember_written_beyond(const std::string& source_id, uin
         doc["line_number"].get_uint64().get(line_number) != simdjson::SUCCESS) {
       continue;  // not one of ours: nothing to skip for it
     }
-    if (source == source_id && line_number > after_line) written_lines.insert(line_number);
+    auto checkpoint = after_line_by_source.find(std::string(source));
+    if (checkpoint != after_line_by_source.end() && line_number > checkpoint->second) {
+      written_[checkpoint->first].insert(line_number);
+    }
   }
   if (in.bad()) {
     return make_error(ErrorCode::kIo, "reading dead-letter file {}: {}", path_,

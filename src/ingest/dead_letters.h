@@ -4,6 +4,7 @@
 // for one line when a killed run's batch is read again.
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,6 +40,8 @@ class DeadLetterFile {
   // batch's dead letters but before its checkpoint wrote them, and the replay must not write
   // them again. An unfinished last record (the killed write) is cut off. Call before writing.
   Status remember_written_beyond(const std::string& source_id, uint64_t after_line);
+  // The same for several sources in one read of the file (a Kafka assignment's partitions).
+  Status remember_written_beyond(const std::map<std::string, uint64_t>& after_line_by_source);
 
   // Forgets what remember_written_beyond() found: the next source is read from its start.
   void forget_written() { written_.clear(); }

@@ -51,7 +51,7 @@ struct IngestStats {
     int64_t committed = -1;       // first offset not checkpointed yet (-1: none checkpointed)
     int64_t high_watermark = -1;  // the partition's end as last fetched (-1: not known yet)
   };
-  std::string kafka_topic;  // empty: no Kafka source; guarded by mutex
+  std::string kafka_topic;                             // empty: no Kafka source; guarded by mutex
   std::map<int32_t, KafkaPartition> kafka_partitions;  // owned now; guarded by mutex
   bool kafka_paused = false;  // fetching stopped while the database falls behind; guarded by mutex
   mutable std::mutex mutex;

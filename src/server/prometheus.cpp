@@ -218,14 +218,14 @@ std::string render_prometheus(const ingest::IngestStats& stats, const QueryLaten
     per_partition("tablepulse_kafka_committed_offset",
                   "First offset of the partition not checkpointed in ClickHouse yet.",
                   [](const auto& p) { return p.committed; });
-    per_partition("tablepulse_kafka_high_watermark",
-                  "The partition's end offset as last fetched.",
+    per_partition("tablepulse_kafka_high_watermark", "The partition's end offset as last fetched.",
                   [](const auto& p) { return p.high_watermark; });
     per_partition("tablepulse_kafka_lag_messages",
                   "Messages of the partition not checkpointed yet (high watermark - committed).",
                   [](const auto& p) {
-                    return p.high_watermark < 0 ? int64_t{-1}
-                                                : p.high_watermark - std::max<int64_t>(p.committed, 0);
+                    return p.high_watermark < 0
+                               ? int64_t{-1}
+                               : p.high_watermark - std::max<int64_t>(p.committed, 0);
                   });
     gauge("tablepulse_kafka_partitions", "Partitions of the topic this consumer owns.",
           static_cast<double>(kafka_partitions.size()));

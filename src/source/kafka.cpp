@@ -162,7 +162,8 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
     std::string problem;
     std::unique_ptr<RdKafka::Topic> topic(
         RdKafka::Topic::create(consumer_.get(), options_.topic, nullptr, problem));
-    if (!topic) return make_error(ErrorCode::kInvalidArgument, "topic {}: {}", options_.topic, problem);
+    if (!topic)
+      return make_error(ErrorCode::kInvalidArgument, "topic {}: {}", options_.topic, problem);
     RdKafka::Metadata* raw = nullptr;
     auto err = consumer_->metadata(false, topic.get(), &raw, static_cast<int>(timeout.count()));
     std::unique_ptr<RdKafka::Metadata> metadata(raw);
@@ -216,9 +217,9 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
     }
     for (size_t i = 0; i < partitions.size(); ++i) {
       const auto& start = starts.value()[i];
-      partitions[i]->set_offset(start                ? *start
-                                : reset_to_latest_   ? RdKafka::Topic::OFFSET_END
-                                                     : RdKafka::Topic::OFFSET_BEGINNING);
+      partitions[i]->set_offset(start              ? *start
+                                : reset_to_latest_ ? RdKafka::Topic::OFFSET_END
+                                                   : RdKafka::Topic::OFFSET_BEGINNING);
     }
     {
       std::lock_guard lock(mutex_);
@@ -248,7 +249,8 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
   }
 
   Result<std::optional<KafkaMessage>> poll(std::chrono::milliseconds timeout) {
-    std::unique_ptr<RdKafka::Message> message(consumer_->consume(static_cast<int>(timeout.count())));
+    std::unique_ptr<RdKafka::Message> message(
+        consumer_->consume(static_cast<int>(timeout.count())));
     if (!failure_.ok()) return failure_.error();
     if (events_.fatal()) {
       return make_error(ErrorCode::kUnavailable, "Kafka client failed (see the log above)");
@@ -336,9 +338,10 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
     }
     if (!list.items.empty()) {
       if (auto err = consumer_->commitSync(list.items); err != RdKafka::ERR_NO_ERROR) {
-        spdlog::warn("Kafka: committing the last offsets: {} (the checkpoints in ClickHouse "
-                     "hold them)",
-                     RdKafka::err2str(err));
+        spdlog::warn(
+            "Kafka: committing the last offsets: {} (the checkpoints in ClickHouse "
+            "hold them)",
+            RdKafka::err2str(err));
       }
     }
     consumer_->close();
@@ -354,7 +357,7 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   bool reset_to_latest_ = false;
   bool paused_ = false;
-  Status failure_;  // set in a rebalance callback, returned by the next poll()
+  Status failure_;    // set in a rebalance callback, returned by the next poll()
   std::mutex mutex_;  // the maps below: commit() runs on the checkpointing thread
   std::map<int32_t, int64_t> assigned_;
   std::map<int32_t, int64_t> end_at_assignment_;
@@ -432,9 +435,10 @@ class KafkaProducer::Impl : public RdKafka::DeliveryReportCb {
       if (events_.fatal()) {
         return make_error(ErrorCode::kUnavailable, "Kafka producer failed (see the log above)");
       }
-      auto err = producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                    const_cast<char*>(payload.data()), payload.size(),
-                                    key.empty() ? nullptr : key.data(), key.size(), 0, nullptr);
+      auto err =
+          producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                             const_cast<char*>(payload.data()), payload.size(),
+                             key.empty() ? nullptr : key.data(), key.size(), 0, nullptr);
       if (err == RdKafka::ERR_NO_ERROR) break;
       if (err != RdKafka::ERR__QUEUE_FULL) {
         return make_error(ErrorCode::kUnavailable, "Kafka produce to {}: {}", topic,
@@ -468,7 +472,8 @@ class KafkaProducer::Impl : public RdKafka::DeliveryReportCb {
 };
 
 Result<std::unique_ptr<KafkaProducer>> KafkaProducer::open(
-    const std::string& brokers, const std::vector<std::pair<std::string, std::string>>& properties) {
+    const std::string& brokers,
+    const std::vector<std::pair<std::string, std::string>>& properties) {
   auto impl = std::make_unique<Impl>();
   TP_RETURN_IF_ERROR(impl->open(brokers, properties));
   return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(impl)));
@@ -486,7 +491,8 @@ Status KafkaProducer::flush(std::chrono::milliseconds timeout) { return impl_->f
 uint64_t KafkaProducer::delivered() const { return impl_->delivered(); }
 
 std::string_view event_key(std::string_view line) {
-  for (std::string_view field : {std::string_view("\"restaurant_id\""), std::string_view("\"location_id\"")}) {
+  for (std::string_view field :
+       {std::string_view("\"restaurant_id\""), std::string_view("\"location_id\"")}) {
     size_t at = line.find(field);
     if (at == std::string_view::npos) continue;
     at = line.find(':', at + field.size());

@@ -19,15 +19,15 @@ namespace tp::source {
 
 // How to reach the cluster and what to read; the defaults suit one consumer group per chain.
 struct KafkaOptions {
-  std::string brokers;             // bootstrap.servers ("host:9092,host2:9092"); empty: no Kafka
-  std::string topic;               // the events topic
+  std::string brokers;               // bootstrap.servers ("host:9092,host2:9092"); empty: no Kafka
+  std::string topic;                 // the events topic
   std::string group = "tablepulse";  // group.id: processes of one group share the partitions
   // librdkafka properties passed through (SASL, TLS, timeouts …); a value "env:NAME" is read
   // from the environment variable NAME, so secrets stay out of argv and logs.
   std::vector<std::pair<std::string, std::string>> properties;
-  bool until_caught_up = false;    // end once every assigned partition reached the end offset
-                                   // it had when it was assigned (batch jobs, tests)
-  std::string dead_letter_topic;   // refused messages are also produced here; empty: not
+  bool until_caught_up = false;   // end once every assigned partition reached the end offset
+                                  // it had when it was assigned (batch jobs, tests)
+  std::string dead_letter_topic;  // refused messages are also produced here; empty: not
 };
 
 // The checkpoint identity of a partition: "kafka:<topic>/<partition>"; the prefix shared by a

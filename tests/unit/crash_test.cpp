@@ -4,12 +4,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
@@ -57,8 +56,8 @@ TEST(EngineCrash, KillNineAtRandomPointsThenResumeIsExact) {
     // A fixed delay would kill slow starts before they read a line.
     auto committed_before = std::filesystem::file_size(crash_dlq, ec);
     if (ec) committed_before = 0;  // no file yet
-    pid_t pid = test::spawn({test::tablepulse_binary(), "ingest", "--db", crash_db, "--dlq", crash_dlq,
-                       "-q", "--batch-rows", "2000", input});
+    pid_t pid = test::spawn({test::tablepulse_binary(), "ingest", "--db", crash_db, "--dlq",
+                             crash_dlq, "-q", "--batch-rows", "2000", input});
     int status = 0;
     bool finished = false;
     for (int poll = 0; poll < 3000; ++poll) {

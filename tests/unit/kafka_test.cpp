@@ -2,6 +2,9 @@
 // scripts/kafka-test-broker.sh) and the embedded engine: what a topic delivers is stored exactly
 // as a file run of the same lines stores it, across kill -9, broker restarts, poison messages,
 // added partitions and a database outage.
+#include "source/kafka.h"
+
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,7 +18,8 @@
 #include <set>
 #include <thread>
 
-#include "source/kafka.h"
+#include "clickhouse/schema.h"
+#include "ingest/consumer.h"
 #include "test_support.h"
 
 namespace tp {
@@ -106,8 +110,9 @@ void produce(const std::string& topic, const std::vector<std::string>& lines, si
   for (size_t i = from; i < to; ++i) {
     ASSERT_TRUE(producer.value()->produce(topic, source::event_key(lines[i]), lines[i]).ok());
     if (per_second > 0 && (i - from) % 100 == 99) {
-      std::this_thread::sleep_until(started + std::chrono::microseconds(static_cast<int64_t>(
-                                                  1e6 * static_cast<double>(i - from) / per_second)));
+      std::this_thread::sleep_until(
+          started + std::chrono::microseconds(
+                        static_cast<int64_t>(1e6 * static_cast<double>(i - from) / per_second)));
     }
   }
   Status flushed = producer.value()->flush(60s);
@@ -135,10 +140,10 @@ json clean_run(const test::TempDir& dir, const std::string& path) {
 // `ingest --kafka` of `topic` until caught up; its summary (its log goes to the test's stderr).
 json ingest_until_caught_up(const std::string& db, const std::string& topic,
                             const std::string& extra = "") {
-  auto run = test::run_command(fmt::format(
-      "{} ingest --db {} -q --kafka {} --topic {} --until-caught-up --batch-rows 2000 "
-      "--kafka-property session.timeout.ms=6000 {} | tail -1",
-      test::tablepulse_binary(), db, Broker::get().bootstrap(), topic, extra));
+  auto run = test::run_command(
+      fmt::format("{} ingest --db {} -q --kafka {} --topic {} --until-caught-up --batch-rows 2000 "
+                  "--kafka-property session.timeout.ms=6000 {} | tail -1",
+                  test::tablepulse_binary(), db, Broker::get().bootstrap(), topic, extra));
   EXPECT_EQ(run.status, 0) << run.out;
   return json::parse(run.out, nullptr, false);
 }
@@ -198,10 +203,10 @@ TEST_F(EngineKafka, GenerateKafkaProducesTheLinesOfAFileKeyedByRestaurant) {
   json summary = ingest_until_caught_up(db, topic);
   expect_same_as_clean(test::stored(db), clean_run(dir_, input));
   // Each restaurant's events are in one partition.
-  auto owners = test::run_command(fmt::format(
-      "{} sql --rows --db {} \"SELECT max(n) AS most FROM (SELECT restaurant_id, "
-      "uniqExact(source_id) AS n FROM events GROUP BY restaurant_id)\"",
-      test::tablepulse_binary(), db));
+  auto owners = test::run_command(
+      fmt::format("{} sql --rows --db {} \"SELECT max(n) AS most FROM (SELECT restaurant_id, "
+                  "uniqExact(source_id) AS n FROM events GROUP BY restaurant_id)\"",
+                  test::tablepulse_binary(), db));
   ASSERT_EQ(owners.status, 0);
   EXPECT_EQ(json::parse(owners.out)["most"], 1) << owners.out;
 }
@@ -225,11 +230,11 @@ TEST_F(EngineKafka, KillNineTenTimesWhileAProducerWritesThenResumeIsExact) {
     // dead letters are written with its checkpoint), at a random moment after that.
     auto committed_before = std::filesystem::file_size(dlq, ec);
     if (ec) committed_before = 0;
-    pid_t pid = test::spawn({test::tablepulse_binary(), "ingest", "--db", db, "--dlq", dlq, "-q",
-                             "--batch-rows", "500", "--batch-ms", "200", "--kafka",
-                             Broker::get().bootstrap(), "--topic", topic, "--kafka-property",
-                             "session.timeout.ms=6000", "--kafka-property",
-                             "heartbeat.interval.ms=500"});
+    pid_t pid =
+        test::spawn({test::tablepulse_binary(), "ingest", "--db", db, "--dlq", dlq, "-q",
+                     "--batch-rows", "500", "--batch-ms", "200", "--kafka",
+                     Broker::get().bootstrap(), "--topic", topic, "--kafka-property",
+                     "session.timeout.ms=6000", "--kafka-property", "heartbeat.interval.ms=500"});
     for (int poll = 0; poll < 1500; ++poll) {
       auto size = std::filesystem::file_size(dlq, ec);
       if (!ec && size > committed_before) break;
@@ -272,7 +277,7 @@ TEST_F(EngineKafka, PoisonMessagesAreRefusedWithTheirOffsetAndThePartitionGoesOn
   const std::vector<std::string> lines = {
       R"({"event_id":"7b0c7f4e-2d1a-4f5e-9a51-0c6e8e1d2a01","event_type":"table_seated","timestamp":"2026-12-01T18:23:45.123Z","restaurant_id":"rest_001","restaurant_name":"Downtown Location","table_id":"table_12","party_size":4,"server_id":"server_456"})",
       std::string("\xff\xfe\x00garbage", 10),
-      std::string(2 << 20, '{'),  // longer than --max-line-bytes
+      std::string(100 << 10, '{'),  // longer than --max-line-bytes below
       "",
       R"({"event_id":"7b0c7f4e-2d1a-4f5e-9a51-0c6e8e1d2a02","event_type":"order_placed","timestamp":"2026-12-01T18:30:15.456Z","restaurant_id":"rest_001","restaurant_name":"Downtown Location","table_id":"table_12","server_id":"server_456","order_id":"order_789","items":[{"item_id":"item_101","item_name":"Margherita Pizza","category":"Pizza","price":18.99,"quantity":2},{"item_id":"item_205","item_name":"Caesar Salad","category":"Salad","price":12.99,"quantity":1}],"subtotal":50.97})",
       R"({"event_id":"7b0c7f4e-2d1a-4f5e-9a51-0c6e8e1d2a03","event_type":"order_placed","restaurant_id":"rest_001"})",
@@ -280,7 +285,7 @@ TEST_F(EngineKafka, PoisonMessagesAreRefusedWithTheirOffsetAndThePartitionGoesOn
   produce(topic, lines, 0, lines.size());
   const std::string db = (dir_.path() / "kafka").string();
   const std::string dlq = (dir_.path() / "dlq.jsonl").string();
-  json summary = ingest_until_caught_up(db, topic, "--dlq " + dlq);
+  json summary = ingest_until_caught_up(db, topic, "--max-line-bytes 65536 --dlq " + dlq);
   ASSERT_TRUE(summary.is_object()) << summary;
   EXPECT_EQ(summary["inserted"], 2) << summary;
   EXPECT_EQ(summary["blank"], 1) << summary;
@@ -304,6 +309,224 @@ TEST_F(EngineKafka, AMissingTopicIsAClearErrorNotASilentWait) {
       "{} ingest --db {} -q --kafka {} --topic no-such-topic --until-caught-up 2>&1",
       test::tablepulse_binary(), (dir_.path() / "db").string(), Broker::get().bootstrap()));
   EXPECT_EQ(run.status, error_exit_status(ErrorCode::kNotFound)) << run.out;
+}
+
+// The sum over partitions of a labelled /metrics sample (-1: no partition reported).
+int64_t partition_sum(const std::string& text, const std::string& name) {
+  int64_t sum = -1;
+  for (size_t at = text.find("\n" + name + "{"); at != std::string::npos;
+       at = text.find("\n" + name + "{", at + 1)) {
+    size_t value = text.find("} ", at);
+    sum = std::max<int64_t>(sum, 0) + std::atoll(text.c_str() + value + 2);
+  }
+  return sum;
+}
+
+// A serve reading `topic`, and its /metrics.
+struct KafkaServe {
+  test::ServeProcess process;
+  std::unique_ptr<httplib::Client> client;
+  KafkaServe(const std::string& db, const std::string& topic,
+             const std::vector<test::EnvVar>& env = {})
+      : process(test::start_serve(
+            fmt::format("--db {} --kafka {} --topic {} --batch-rows 2000 --kafka-property "
+                        "session.timeout.ms=6000",
+                        db, Broker::get().bootstrap(), topic),
+            env)),
+        client(std::make_unique<httplib::Client>("127.0.0.1", process.port)) {}
+  std::string metrics() {
+    auto res = client->Get("/metrics");
+    return res && res->status == 200 ? res->body : std::string();
+  }
+  // Waits until the owned partitions are `partitions` and their checkpoints cover `messages`
+  // (a fresh topic's offsets start at 0: the committed offsets add up to what was produced).
+  bool wait_caught_up(size_t partitions, size_t messages, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string text = metrics();
+      if (test::sample(text, "tablepulse_kafka_partitions") == static_cast<double>(partitions) &&
+          partition_sum(text, "tablepulse_kafka_committed_offset") ==
+              static_cast<int64_t>(messages) &&
+          partition_sum(text, "tablepulse_kafka_lag_messages") == 0) {
+        return true;
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+    return false;
+  }
+};
+
+// The consumer's resident memory (kB), from /proc.
+int64_t resident_kb(int pid) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
+  }
+  return -1;
+}
+
+TEST_F(EngineKafka, ADatabaseOutageOf30sPausesThePartitionsAndLosesNothing) {
+  const std::string input = (dir_.path() / "events.jsonl").string();
+  generate(input, 40000);
+  const auto lines = read_lines(input);
+  const std::string topic = fresh_topic("outage");
+  Broker::get().create_topic(topic, 3);
+  const std::string db = (dir_.path() / "kafka").string();
+  // Every insert fails for 30 s once a few batches are in (the fault is in the ClickHouse
+  // client: no modern server runs here to stop).
+  KafkaServe serve(db, topic, {{"TABLEPULSE_FAULTS", "clickhouse_insert_unavailable=6:30s"}});
+  ASSERT_GT(serve.process.port, 0) << serve.process.first_line;
+  std::thread producer([&] { produce(topic, lines, 0, lines.size(), 2500); });
+  bool paused = false, retrying = false;
+  int64_t most_kb = 0;
+  for (int i = 0; i < 400 && !(paused && retrying); ++i) {
+    std::string text = serve.metrics();
+    paused = paused || test::sample(text, "tablepulse_kafka_paused") == 1;
+    retrying = retrying || test::sample(text, "tablepulse_database_retrying") > 0;
+    most_kb = std::max(most_kb, resident_kb(serve.process.pid));
+    std::this_thread::sleep_for(100ms);
+  }
+  producer.join();
+  EXPECT_TRUE(paused) << "the partitions were never paused";
+  EXPECT_TRUE(retrying) << "the outage never showed on /metrics";
+  EXPECT_TRUE(serve.wait_caught_up(3, lines.size(), 180s)) << serve.metrics();
+  most_kb = std::max(most_kb, resident_kb(serve.process.pid));
+  // Paused, the consumer holds a few batches, not the topic: bounded memory.
+  EXPECT_LT(most_kb, 1536 * 1024) << "resident kB";
+  EXPECT_EQ(test::stop_serve(serve.process), 0) << serve.process.first_line;
+  expect_same_as_clean(test::stored(db), clean_run(dir_, input));
+}
+
+TEST_F(EngineKafka, TheBrokerRestartedMidStreamLosesNothing) {
+  const std::string input = (dir_.path() / "events.jsonl").string();
+  generate(input, 20000);
+  const auto lines = read_lines(input);
+  const std::string topic = fresh_topic("restart");
+  Broker::get().create_topic(topic, 3);
+  const std::string db = (dir_.path() / "kafka").string();
+  KafkaServe serve(db, topic);
+  ASSERT_GT(serve.process.port, 0) << serve.process.first_line;
+  produce(topic, lines, 0, lines.size() / 2, 4000);
+  Broker::get().stop();
+  std::this_thread::sleep_for(3s);  // the consumer goes on without its broker for a while
+  Broker::get().start();
+  produce(topic, lines, lines.size() / 2, lines.size(), 4000);
+  EXPECT_TRUE(serve.wait_caught_up(3, lines.size(), 180s)) << serve.metrics();
+  EXPECT_EQ(test::stop_serve(serve.process), 0) << serve.process.first_line;
+  expect_same_as_clean(test::stored(db), clean_run(dir_, input));
+}
+
+TEST_F(EngineKafka, APartitionAddedWhileRunningIsReadFromItsStart) {
+  const std::string input = (dir_.path() / "events.jsonl").string();
+  generate(input, 20000, 24);
+  const auto lines = read_lines(input);
+  const std::string topic = fresh_topic("grow");
+  Broker::get().create_topic(topic, 2);
+  const std::string db = (dir_.path() / "kafka").string();
+  KafkaServe serve(db, topic);
+  ASSERT_GT(serve.process.port, 0) << serve.process.first_line;
+  produce(topic, lines, 0, lines.size() / 2);
+  ASSERT_TRUE(serve.wait_caught_up(2, lines.size() / 2, 120s)) << serve.metrics();
+  Broker::get().add_partitions(topic, 4);
+  // The producer sees the new partitions too: some restaurants' later events go there (the
+  // earlier ones are in order before them: the first half is checkpointed already).
+  std::this_thread::sleep_for(12s);
+  produce(topic, lines, lines.size() / 2, lines.size());
+  EXPECT_TRUE(serve.wait_caught_up(6, lines.size(), 120s)) << serve.metrics();
+  EXPECT_EQ(test::stop_serve(serve.process), 0) << serve.process.first_line;
+  json actual = test::stored(db);
+  json expected = clean_run(dir_, input);
+  // Late counts may differ (a restaurant's events now in two partitions are read in another
+  // order); what is stored may not.
+  EXPECT_EQ(actual["events"], expected["events"]);
+  EXPECT_EQ(actual["order_items"], expected["order_items"]);
+  EXPECT_EQ(actual["matches"], expected["matches"]);
+  EXPECT_EQ(actual["batches"]["lines"], expected["batches"]["lines"]);
+  EXPECT_EQ(actual["batches"]["rejected"], expected["batches"]["rejected"]);
+  EXPECT_EQ(actual["batches"]["events"], expected["batches"]["events"]);
+}
+
+// Two members of one group in this process, on its embedded engine (two processes cannot
+// share one embedded engine; with a ClickHouse server they would be two processes): the second
+// joins mid-stream and takes partitions over, then the first leaves and the second takes the
+// rest. Together they store each event once and count what a file run counts.
+TEST_F(EngineKafka, ASecondConsumerJoinsMidStreamAndTheFirstLeavesTotalsStayExact) {
+  const std::string input = (dir_.path() / "events.jsonl").string();
+  generate(input, 30000);
+  const auto lines = read_lines(input);
+  const std::string topic = fresh_topic("join");
+  Broker::get().create_topic(topic, 6);
+  auto client = test::embedded_client();
+  ASSERT_TRUE(clickhouse::migrate(*client, {}).ok());
+  ingest::IngestOptions options;
+  options.batch_max_rows = 500;
+  options.batch_max_age_ms = 200;
+  options.kafka.brokers = Broker::get().bootstrap();
+  options.kafka.topic = topic;
+  options.kafka.group = "join-" + topic;
+  options.kafka.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+  std::thread producer([&] { produce(topic, lines, 0, lines.size(), 3000); });
+  auto run = [](ingest::Consumer& consumer, Result<ingest::IngestSummary>& out) {
+    out = consumer.run();
+  };
+  ingest::Consumer first(test::embedded_engine(), options);
+  Result<ingest::IngestSummary> first_summary = make_error(ErrorCode::kInternal, "not run");
+  std::thread first_thread(run, std::ref(first), std::ref(first_summary));
+  std::this_thread::sleep_for(3s);
+  ingest::Consumer second(test::embedded_engine(), options);
+  Result<ingest::IngestSummary> second_summary = make_error(ErrorCode::kInternal, "not run");
+  std::thread second_thread(run, std::ref(second), std::ref(second_summary));
+  // The second gets its share of the partitions; then the first leaves.
+  for (int i = 0; i < 300; ++i) {
+    std::lock_guard lock(second.stats()->mutex);
+    if (!second.stats()->kafka_partitions.empty()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  {
+    std::lock_guard lock(second.stats()->mutex);
+    EXPECT_FALSE(second.stats()->kafka_partitions.empty()) << "the second member got nothing";
+  }
+  std::this_thread::sleep_for(2s);
+  first.stop();
+  first_thread.join();
+  producer.join();
+  // The second owns all six and has checkpointed everything.
+  bool caught_up = false;
+  for (int i = 0; i < 600 && !caught_up; ++i) {
+    std::this_thread::sleep_for(200ms);
+    std::lock_guard lock(second.stats()->mutex);
+    int64_t committed = 0;
+    for (const auto& [partition, state] : second.stats()->kafka_partitions) {
+      committed += std::max<int64_t>(state.committed, 0);
+    }
+    caught_up = second.stats()->kafka_partitions.size() == 6 &&
+                committed == static_cast<int64_t>(lines.size());
+  }
+  EXPECT_TRUE(caught_up);
+  second.stop();
+  second_thread.join();
+  ASSERT_TRUE(first_summary.ok()) << first_summary.error().to_string();
+  ASSERT_TRUE(second_summary.ok()) << second_summary.error().to_string();
+  EXPECT_GT(first_summary->counters.lines, 0u);
+  EXPECT_GT(second_summary->counters.lines, 0u);
+  ingest::BatchCounters both = first_summary->counters;
+  both += second_summary->counters;
+
+  json expected = clean_run(dir_, input);
+  EXPECT_EQ(both.lines + both.blank, lines.size());
+  EXPECT_EQ(both.inserted, expected["batches"]["events"].get<uint64_t>());
+  EXPECT_EQ(both.duplicates, expected["batches"]["duplicates"].get<uint64_t>());
+  EXPECT_EQ(both.rejected, expected["batches"]["rejected"].get<uint64_t>());
+  EXPECT_EQ(both.late_events, expected["batches"]["late_events"].get<uint64_t>());
+  auto rows = client->query_json_rows(
+      "SELECT count() AS rows, uniqExact(event_id) AS ids, "
+      "sum(cityHash64(toString(event_id), content_hash)) AS hash FROM events FINAL",
+      {});
+  ASSERT_TRUE(rows.ok() && rows->size() == 1);
+  json stored = json::parse(rows->front());
+  EXPECT_EQ(stored["rows"], expected["events"]["ids"]);
+  EXPECT_EQ(stored["ids"], expected["events"]["ids"]);
+  EXPECT_EQ(stored["hash"], expected["events"]["hash"]);
 }
 
 TEST(KafkaSourceId, RoundTripsAndRefusesOtherIds) {

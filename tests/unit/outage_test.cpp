@@ -108,11 +108,7 @@ TEST(EngineOutage, AStopWhileWaitingEndsTheRunAndCommitsNothingHalf) {
   EXPECT_EQ(test::stored(db), expected);
 }
 
-// The value of an unlabelled sample `name` in a /metrics text; -1 if it is absent.
-double sample(const std::string& text, const std::string& name) {
-  size_t at = text.find("\n" + name + " ");
-  return at == std::string::npos ? -1 : std::atof(text.c_str() + at + name.size() + 2);
-}
+using test::sample;
 
 // /metrics shows the outage while it lasts (operations retrying, since when, the last error)
 // and its end; serve's consumer waits for as long as the database is away.

@@ -1,16 +1,15 @@
 #pragma once
 // Shared test helpers: temporary directories, the embedded engine on a fresh directory, running
 // the tablepulse binary.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
-#include <unistd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -182,6 +181,12 @@ inline nlohmann::json stored(const std::string& db) {
           {"order_items", rows[1]},
           {"batches", rows[2]},
           {"matches", rows[3]}};
+}
+
+// The value of an unlabelled sample `name` in a /metrics text; -1 if it is absent.
+inline double sample(const std::string& text, const std::string& name) {
+  size_t at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::atof(text.c_str() + at + name.size() + 2);
 }
 
 // A `tablepulse serve` started in the background: its pid and the port it printed.
