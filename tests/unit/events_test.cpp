@@ -659,8 +659,8 @@ TEST(EngineEvents, AcknowledgedEventsSurviveKillNine) {
   }
   auto counts = sql_rows(db, "SELECT count() AS rows, uniqExact(event_id) AS ids FROM events");
   ASSERT_EQ(counts.size(), 1u);
-  EXPECT_EQ(std::stoull(counts[0]["rows"].get<std::string>()), acknowledged.size());
-  EXPECT_EQ(std::stoull(counts[0]["ids"].get<std::string>()), acknowledged.size());
+  EXPECT_EQ(counts[0]["rows"].get<uint64_t>(), acknowledged.size());
+  EXPECT_EQ(counts[0]["ids"].get<uint64_t>(), acknowledged.size());
   std::set<std::string> stored;
   for (const auto& row : sql_rows(db, "SELECT toString(event_id) AS id FROM events")) {
     stored.insert(lowercase(row["id"].get<std::string>()));
@@ -699,13 +699,13 @@ TEST(EngineEvents, RetriedPostIsStoredOnce) {
     EXPECT_EQ(test::stop_serve(serve), 0);
   }
   json stored = test::stored(db);
-  EXPECT_EQ(stored["events"]["ids"], "30") << stored.dump();
-  EXPECT_EQ(stored["events"]["rows"], "30") << stored.dump();
-  EXPECT_EQ(stored["batches"]["lines"], "60") << stored.dump();
-  EXPECT_EQ(stored["batches"]["events"], "30") << stored.dump();
-  EXPECT_EQ(stored["batches"]["duplicates"], "30") << stored.dump();
+  EXPECT_EQ(stored["events"]["ids"], 30) << stored.dump();
+  EXPECT_EQ(stored["events"]["rows"], 30) << stored.dump();
+  EXPECT_EQ(stored["batches"]["lines"], 60) << stored.dump();
+  EXPECT_EQ(stored["batches"]["events"], 30) << stored.dump();
+  EXPECT_EQ(stored["batches"]["duplicates"], 30) << stored.dump();
   auto raw = sql_rows(db, "SELECT count() AS rows FROM events");
-  EXPECT_EQ(raw[0]["rows"], "30");
+  EXPECT_EQ(raw[0]["rows"], 30);
 }
 
 TEST(EngineEvents, LogRotatesOnceCommittedAndTheConsumerFollows) {
@@ -731,8 +731,8 @@ TEST(EngineEvents, LogRotatesOnceCommittedAndTheConsumerFollows) {
   EXPECT_TRUE(std::filesystem::exists(log + ".1"));
   EXPECT_LT(std::filesystem::file_size(log), 8192u + 50 * 1024);
   auto counts = sql_rows(db, "SELECT count() AS rows, uniqExact(event_id) AS ids FROM events");
-  EXPECT_EQ(counts[0]["rows"], "600");
-  EXPECT_EQ(counts[0]["ids"], "600");
+  EXPECT_EQ(counts[0]["rows"], 600);
+  EXPECT_EQ(counts[0]["ids"], 600);
   EXPECT_NE(serve.first_line.find("rotated"), std::string::npos) << serve.first_line;
 }
 
@@ -799,7 +799,7 @@ TEST(EngineEvents, BriefExamplesPostedAsAnArrayAreAccepted) {
   EXPECT_EQ(rows[4]["type"], "payment");
   EXPECT_EQ(rows[4]["total"], "65.55");
   auto conflicts = sql_rows(db, "SELECT sum(conflicting_duplicates) AS n FROM ingest_batches");
-  EXPECT_EQ(conflicts[0]["n"], "3");
+  EXPECT_EQ(conflicts[0]["n"], 3);
 
   // Past the retention (here 30 days; the default 400 expires them from 2026-12-03 19:05 UTC on)
   // the brief's 2025 events are refused as expired, in the reply as by the consumer.
