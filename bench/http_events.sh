@@ -23,9 +23,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# (requests per batch size: about 3000, 30000 and 60000 events)
-declare -A REQUESTS=([1]=3000 [100]=300 [1000]=60)
-POSTED=$((3000 + 30000 + 60000))
+# Requests per batch size (20k, 200k and 300k events), overridable: REQUESTS_1=… etc.
+declare -A REQUESTS=([1]=${REQUESTS_1:-20000} [100]=${REQUESTS_100:-2000} [1000]=${REQUESTS_1000:-300})
+POSTED=$((REQUESTS[1] + 100 * REQUESTS[100] + 1000 * REQUESTS[1000]))
 "$BIN" generate --restaurants 50 --events $((HISTORY + POSTED)) --seed 13 --duplicate-rate 0 \
   --late-rate 0 --malformed-rate 0 --conflict-rate 0 -o "$WORK/all.jsonl" 2>/dev/null
 head -n "$HISTORY" "$WORK/all.jsonl" >"$WORK/history.jsonl"
@@ -42,10 +42,18 @@ if ! wait_ready 60 "$SERVE_PID" curl -sf -o /dev/null "http://127.0.0.1:$PORT/he
   exit 1
 fi
 echo "# $(nproc) cores; $HISTORY events stored before; $CLIENTS clients; $(df -T /tmp | awk 'NR==2{print $2}') under /tmp"
+fsyncs() {  # "count sum_ms" of the endpoint's fdatasync histogram
+  curl -sf -H "Authorization: Bearer bench-read" "http://127.0.0.1:$PORT/metrics" |
+    awk '/^tablepulse_http_events_fsync_latency_ms_count/{c=$2} /^tablepulse_http_events_fsync_latency_ms_sum/{s=$2} END{print c, s}'
+}
 skip=0
 for batch in 1 100 1000; do
   requests=${REQUESTS[$batch]}
+  read -r count0 sum0 < <(fsyncs)
   "$LOAD" "$PORT" bench-write bench-read "$WORK/posted.jsonl" "$skip" "$batch" "$requests" "$CLIENTS"
+  read -r count1 sum1 < <(fsyncs)
+  awk -v n=$((count1 - count0)) -v s0="$sum0" -v s1="$sum1" -v r="$requests" \
+    'BEGIN{printf "  fdatasyncs %d for %d requests (%.2f requests each), mean %.2f ms\n", n, r, r / n, (s1 - s0) / n}'
   skip=$((skip + batch * requests))
 done
 curl -sf -H "Authorization: Bearer bench-read" "http://127.0.0.1:$PORT/metrics" |
