@@ -373,14 +373,19 @@ Result<bool> EventsIntake::rotate_if_committed(uint64_t rotate_bytes,
   }
   const std::string& path = options_.log_path;
   if (::fdatasync(fd) != 0) return make_error(ErrorCode::kIo, "cannot sync {}", path);
-  if (::rename(path.c_str(), (path + ".1").c_str()) != 0) {
+  // The path always names a file (the follow reader and a restart never find it missing):
+  // the old log gets its second name first, then a new file replaces it in one rename.
+  const std::string rotated = path + ".1", fresh_path = path + ".new";
+  ::unlink(rotated.c_str());
+  if (::link(path.c_str(), rotated.c_str()) != 0) {
     return make_error(ErrorCode::kIo, "cannot rotate {}: {}", path, std::strerror(errno));
   }
-  int fresh = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fresh < 0) {
-    failed_ = true;  // nowhere to append: refuse until a restart rather than lose anything
-    return make_error(ErrorCode::kIo, "cannot create {} after rotating it: {}", path,
-                      std::strerror(errno));
+  int fresh = ::open(fresh_path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fresh < 0 || ::fdatasync(fresh) != 0 || ::rename(fresh_path.c_str(), path.c_str()) != 0) {
+    // The old log stays in place and in use: nothing is lost, the next check tries again.
+    if (fresh >= 0) ::close(fresh);
+    ::unlink(fresh_path.c_str());
+    return make_error(ErrorCode::kIo, "cannot start a new {}: {}", path, std::strerror(errno));
   }
   auto parent = std::filesystem::path(path).parent_path();
   int dir = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -536,6 +536,26 @@ TEST(ServerEvents, LimitsAndMalformedBodies) {
   EXPECT_EQ(running.logged_lines(), 20u);
 }
 
+// serve refuses, before it opens anything, a write token that would switch authentication off
+// or let the read token write.
+TEST(EventsCli, RefusesEmptyOrSharedWriteTokensAndAMissingLogPath) {
+  test::TempDir dir;
+  const std::string db = (dir.path() / "db").string();
+  for (const std::string& args : {fmt::format("--db {} --write-token ''", db),
+                                  fmt::format("--db {} --token same --write-token same", db),
+                                  std::string("--clickhouse http://127.0.0.1:1 --write-token w")}) {
+    auto result = test::run_command(
+        fmt::format("{} serve --listen 127.0.0.1:0 {} 2>&1", test::tablepulse_binary(), args));
+    EXPECT_EQ(result.status, error_exit_status(ErrorCode::kInvalidArgument)) << args;
+    EXPECT_NE(result.out.find("invalid_argument"), std::string::npos) << result.out;
+  }
+  auto from_env = test::run_command(
+      fmt::format("TABLEPULSE_WRITE_TOKEN= {} serve --listen 127.0.0.1:0 --db {} 2>&1",
+                  test::tablepulse_binary(), db));
+  EXPECT_EQ(from_env.status, error_exit_status(ErrorCode::kInvalidArgument)) << from_env.out;
+  EXPECT_FALSE(std::filesystem::exists(db));
+}
+
 // ---------------------------------------------------------------------------------------------
 // With the engine: `tablepulse serve` processes on one database.
 
@@ -722,7 +742,8 @@ TEST(EngineEvents, LogRotatesOnceCommittedAndTheConsumerFollows) {
     auto [status, reply] = post_events(serve.port, body);
     ASSERT_EQ(status, 200) << reply.dump();
     // Wait for a rotation now and then, so that several happen.
-    for (int i = 0; i < 40 && std::filesystem::file_size(log) > 8192; ++i) {
+    std::error_code ec;
+    for (int i = 0; i < 40 && std::filesystem::file_size(log, ec) > 8192; ++i) {
       std::this_thread::sleep_for(100ms);
     }
   }
