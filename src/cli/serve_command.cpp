@@ -268,7 +268,9 @@ void serve(const ServeFlags& flags) {
     fmt::print("(a token is required: open {}?token=<token>)\n", http.url());
   std::fflush(stdout);
   spdlog::info("serving {} on {}{}", factory.value()->describe(), http.url(),
-               flags.sources.empty() ? " (dashboard only)" : "");
+               flags.sources.empty() && events_log.empty() ? " (dashboard only)"
+               : events_log.empty()                        ? ""
+                                    : fmt::format(" (events posted to {})", events_log));
 
   auto status = http.run();
   done = true;
