@@ -30,6 +30,12 @@ struct ServeFlags {
   bool token_given = false;  // --token on the command line (even empty)
   bool migrate = true;
   int threads = 48;
+  std::string write_token;         // enables POST /api/v1/events
+  bool write_token_given = false;  // --write-token on the command line (even empty)
+  std::string events_log;          // its write-ahead file; default <db>/http-events.jsonl
+  uint64_t max_body_bytes = 8ULL << 20;
+  double events_rate = 0;                       // events/s; 0: no limit
+  uint64_t events_log_max_bytes = 64ULL << 20;  // rotated past this once all of it is committed
 };
 
 // A server waits out any outage of the database, whether or not its sources end.
@@ -82,6 +88,22 @@ void serve(const ServeFlags& flags) {
                     "the bearer token is empty (--token \"\" or TABLEPULSE_TOKEN=\"\"): give a "
                     "non-empty token, or neither to serve without authentication"));
   }
+  const char* write_env = std::getenv("TABLEPULSE_WRITE_TOKEN");
+  if (flags.write_token_given ? flags.write_token.empty()
+                              : (write_env != nullptr && *write_env == '\0')) {
+    fail(make_error(ErrorCode::kInvalidArgument,
+                    "the write token is empty (--write-token \"\" or TABLEPULSE_WRITE_TOKEN=\"\"): "
+                    "give a non-empty token, or neither to leave POST /api/v1/events disabled"));
+  }
+  if (!flags.write_token.empty() && flags.write_token == flags.token) {
+    fail(make_error(ErrorCode::kInvalidArgument,
+                    "--write-token must differ from --token: the read token must not write"));
+  }
+  if (!flags.write_token.empty() && flags.events_log.empty() && flags.connection.use_http) {
+    fail(make_error(ErrorCode::kInvalidArgument,
+                    "--write-token with --clickhouse needs --events-log PATH (the write-ahead "
+                    "file of POST /api/v1/events)"));
+  }
   auto listen = parse_listen(flags.listen);
   if (!listen.ok()) fail(listen.error());
   // Checked with or without --source, like `ingest` checks them.
@@ -130,6 +152,44 @@ void serve(const ServeFlags& flags) {
   options.worker_threads = flags.threads;
   options.max_stream_clients = static_cast<size_t>(std::max(1, flags.threads - 16));
   options.broken_parts = broken_parts.value();
+  // POST /api/v1/events: a write-ahead file the consumer below follows (docs/DESIGN.md, "HTTP
+  // events endpoint").
+  std::string events_log;
+  if (!flags.write_token.empty()) {
+    events_log = !flags.events_log.empty() ? flags.events_log
+                                           : flags.connection.db_dir + "/http-events.jsonl";
+    server::EventsIntakeOptions events;
+    events.log_path = events_log;
+    events.max_body_bytes = flags.max_body_bytes;
+    events.events_per_second = flags.events_rate;
+    events.decoder.max_line_bytes = static_cast<size_t>(ingest_options->max_line_bytes);
+    events.decoder.default_zone = ingest_options->default_zone;
+    {  // the retention, for `expired` as the consumer refuses it (a connection of this thread)
+      auto client = factory.value()->connect();
+      if (!client.ok()) fail(client.error());
+      auto ttl = clickhouse::current_ttl_days(*client.value());
+      if (!ttl.ok()) fail(ttl.error());
+      events.ttl_days = ttl.value();
+    }
+    auto intake = server::EventsIntake::open(std::move(events));
+    if (!intake.ok()) fail(intake.error());
+    // Its own connection, opened on the rotation thread (chDB: one connection per thread).
+    auto rotation_client = std::make_shared<std::unique_ptr<clickhouse::Client>>();
+    clickhouse::ClientFactory* connections = factory.value().get();
+    intake.value()->start_rotation(flags.events_log_max_bytes,
+                                   [connections, rotation_client,
+                                    events_log]() -> Result<std::optional<ingest::FileCheckpoint>> {
+                                     if (!*rotation_client) {
+                                       auto connected = connections->connect();
+                                       if (!connected.ok()) return connected.error();
+                                       *rotation_client = std::move(connected.value());
+                                     }
+                                     return ingest::read_file_checkpoint(**rotation_client,
+                                                                         events_log);
+                                   });
+    options.events = std::move(intake.value());
+    options.write_token = flags.write_token;
+  }
   server::Server http(*factory.value(), backend, stats, options);
   auto port = http.bind();
   if (!port.ok()) fail(port.error());
@@ -159,6 +219,35 @@ void serve(const ServeFlags& flags) {
     });
   }
 
+  // The events log has a consumer of its own (its sources are read in turn, and this one never
+  // ends): the same options, following, with its own dead-letter file when the other consumer
+  // (--source, --kafka) has one.
+  std::optional<ingest::Consumer> events_consumer;
+  std::thread events_thread;
+  if (!events_log.empty()) {
+    ingest::IngestOptions events_options = ingest_options.value();
+    events_options.sources = {events_log};
+    events_options.follow = true;
+    events_options.progress = false;
+    events_options.kafka = {};  // the topic is the other consumer's
+    if (!events_options.dead_letter_path.empty() && consumer) {
+      events_options.dead_letter_path += ".http-events";
+    }
+    events_consumer.emplace(*factory.value(), events_options, stats);
+    events_thread = std::thread([&] {
+      Result<ingest::IngestSummary> summary = make_error(ErrorCode::kInternal, "not run");
+      try {  // this thread's exception boundary: the page and /healthz say it stopped
+        summary = events_consumer->run();
+      } catch (const std::exception& e) {
+        summary = make_error(ErrorCode::kInternal, "events consumer failed: {}", e.what());
+      }
+      if (!summary.ok()) {
+        spdlog::error("events consumer stopped: {}", summary.error().to_string());
+        http.hub().set_ingest_error(summary.error().to_string());
+      }
+    });
+  }
+
   std::atomic<bool> done{false};
   std::thread signal_thread([&] {
     timespec tick{0, 200 * 1000 * 1000};
@@ -167,7 +256,9 @@ void serve(const ServeFlags& flags) {
       if (signal == SIGINT || signal == SIGTERM) {
         spdlog::info("{}: stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
         if (consumer) consumer->stop();  // commits what it holds
+        if (events_consumer) events_consumer->stop();
         if (consumer_thread.joinable()) consumer_thread.join();
+        if (events_thread.joinable()) events_thread.join();
         http.stop();
         return;
       }
@@ -179,13 +270,17 @@ void serve(const ServeFlags& flags) {
     fmt::print("(a token is required: open {}?token=<token>)\n", http.url());
   std::fflush(stdout);
   spdlog::info("serving {} on {}{}", factory.value()->describe(), http.url(),
-               !consumer ? " (dashboard only)" : "");
+               !consumer && events_log.empty() ? " (dashboard only)"
+               : events_log.empty()            ? ""
+                                    : fmt::format(" (events posted to {})", events_log));
 
   auto status = http.run();
   done = true;
   if (signal_thread.joinable()) signal_thread.join();
   if (consumer) consumer->stop();
+  if (events_consumer) events_consumer->stop();
   if (consumer_thread.joinable()) consumer_thread.join();
+  if (events_thread.joinable()) events_thread.join();
   if (!status.ok()) fail(status.error());
 }
 
@@ -209,6 +304,33 @@ void add_serve_command(CLI::App& app) {
                    "and /metrics")
       ->envname("TABLEPULSE_TOKEN")
       ->each([flags](const std::string&) { flags->token_given = true; });
+  command
+      ->add_option("--write-token", flags->write_token,
+                   "Enable POST /api/v1/events (JSON lines or a JSON array, gzip accepted) for "
+                   "this bearer token (or $TABLEPULSE_WRITE_TOKEN; the read --token cannot "
+                   "write). Without it the endpoint answers 404 (disabled)")
+      ->envname("TABLEPULSE_WRITE_TOKEN")
+      ->each([flags](const std::string&) { flags->write_token_given = true; });
+  command->add_option("--events-log", flags->events_log,
+                      "Write-ahead file of the posted events, followed by serve's consumer "
+                      "(default: <db>/http-events.jsonl; required with --clickhouse)");
+  command
+      ->add_option("--events-log-max-bytes", flags->events_log_max_bytes,
+                   "The events log is renamed to <log>.1 past this size, once the consumer has "
+                   "committed all of it (the previous .1 is dropped)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 40));
+  command
+      ->add_option("--max-body-bytes", flags->max_body_bytes,
+                   "Largest POST /api/v1/events body, also once inflated (413 beyond)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 30));
+  command
+      ->add_option("--events-rate", flags->events_rate,
+                   "Events per second POST /api/v1/events takes (token bucket, burst 1 s; 429 "
+                   "with Retry-After beyond); 0: no limit")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
   command->add_flag("--migrate,!--no-migrate", flags->migrate,
                     "Apply schema migrations at start (default: on)");
   command->add_option("--threads", flags->threads, "HTTP worker threads (each live page holds one)")

@@ -23,6 +23,14 @@ namespace tp {
   X(kDataCorrupted, "data_corrupted", 12, "stored data could not be read (a broken part)") \
   X(kMigrationMismatch, "migration_mismatch", 13,                                          \
     "an applied migration's file holds other statements than the database applied")        \
+  X(kUnauthorized, "unauthorized", 14, "the request carries no valid token")                \
+  X(kForbidden, "forbidden", 15, "the token is valid but may not do this (the read token "   \
+    "cannot write)")                                                                       \
+  X(kPayloadTooLarge, "payload_too_large", 16,                                             \
+    "a request body (or its inflated content) is over the limit")                          \
+  X(kRateLimited, "rate_limited", 17, "more events per second than --events-rate allows")   \
+  X(kMalformedBody, "malformed_body", 18,                                                  \
+    "a request body is neither JSON lines nor one JSON array, or its gzip is broken")      \
   X(kInternal, "internal", 70, "a bug: an invariant did not hold")
 
 enum class ErrorCode {

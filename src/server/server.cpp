@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +27,9 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kJson = "application/json; charset=utf-8";
+constexpr const char* kEventsPath = "/api/v1/events";
+// Where the pre-routing handler moves a POST's Content-Encoding (see there).
+constexpr const char* kMovedEncodingHeader = "X-Tablepulse-Content-Encoding";
 
 // The API's error body: {"error": {"code": "...", "message": "..."}}.
 std::string error_body(std::string_view code, std::string_view message) {
@@ -223,7 +227,10 @@ class Server::Impl {
     http_.set_keep_alive_timeout(options_.request_timeout_s);
     http_.set_read_timeout(options_.request_timeout_s);
     http_.set_write_timeout(10);
-    http_.set_payload_max_length(64 * 1024);  // nothing is uploaded; refuse big bodies early
+    // Only POST /api/v1/events has a body worth reading (other methods are refused before it).
+    http_.set_payload_max_length(
+        options_.events ? std::max<size_t>(64 * 1024, options_.events->options().max_body_bytes)
+                        : 64 * 1024);
     http_.set_default_headers(
         {{"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}});
     routes();
@@ -329,6 +336,19 @@ class Server::Impl {
   void routes() {
     http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       set_security_headers(res);
+      if (req.method == "POST" && req.path == kEventsPath) {
+        // httplib 0.11 would inflate a gzip body itself, with no bound on the inflated size and
+        // without noticing a truncated stream: the endpoint inflates it (bounded, checked), so
+        // the header is moved aside before httplib reads the body. `req` is httplib's own
+        // non-const Request. The write token is checked by the handler (not the read token).
+        auto& request = const_cast<httplib::Request&>(req);
+        auto encoding = request.headers.find("Content-Encoding");
+        if (encoding != request.headers.end()) {
+          request.headers.emplace(kMovedEncodingHeader, encoding->second);
+          request.headers.erase(encoding);
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
       if (req.method != "GET" && req.method != "HEAD") {
         res.set_header("Allow", "GET, HEAD");
         res.set_header("Connection", "close");  // its body, if any, is not read
@@ -341,7 +361,7 @@ class Server::Impl {
                                 req.get_header_value("Cookie")};
         if (!token_accepted(options_.token, credentials)) {
           res.set_header("WWW-Authenticate", "Bearer realm=\"tablepulse\"");
-          send_error(res, 401, "unauthorized",
+          send_error(res, 401, error_code_name(ErrorCode::kUnauthorized),
                      "a token is required: Authorization: Bearer <token>, ?token=<token> or "
                      "the tp_token cookie");
           return httplib::Server::HandlerResponse::Handled;
@@ -355,7 +375,9 @@ class Server::Impl {
     http_.set_error_handler(
         httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
           if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-          const char* code = res.status == 404 ? "not_found" : "invalid_argument";
+          std::string_view code = res.status == 404   ? "not_found"
+                                  : res.status == 413 ? error_code_name(ErrorCode::kPayloadTooLarge)
+                                                      : "invalid_argument";
           send_error(res, res.status, code, status_text(res.status));
           return httplib::Server::HandlerResponse::Handled;
         }));
@@ -387,13 +409,28 @@ class Server::Impl {
     http_.Get("/healthz", guarded([this](const auto& req, auto& res) { healthz(req, res); }));
     http_.Get("/metrics", guarded([this](const httplib::Request&, httplib::Response& res) {
                 res.set_header("Cache-Control", "no-store");
-                res.set_content(render_prometheus(*stats_, latencies_, hub_.subscriber_count(),
-                                                  options_.broken_parts.size()),
-                                "text/plain; version=0.0.4; charset=utf-8");
+                std::string text = render_prometheus(*stats_, latencies_, hub_.subscriber_count(),
+                                                     options_.broken_parts.size());
+                if (options_.events) text += options_.events->metrics().render();
+                res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
               }));
     http_.Get("/api/v1/restaurants",
               guarded([this](const auto& req, auto& res) { restaurants(req, res); }));
     http_.Get("/api/v1/stream", guarded([this](const auto& req, auto& res) { stream(req, res); }));
+    http_.Get(kEventsPath, [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Allow", "POST");
+      send_error(res, 405, "method_not_allowed", "POST events here (JSON lines or a JSON array)");
+    });
+    http_.Post(kEventsPath, [this](const httplib::Request& req, httplib::Response& res,
+                                   const httplib::ContentReader& reader) {
+      try {  // this handler's exception boundary
+        post_events(req, res, reader);
+      } catch (const std::exception& e) {
+        spdlog::error("POST {}: {}", req.path, e.what());
+        send_error(res, 500, "internal", e.what());
+      }
+      if (options_.events) options_.events->metrics().count_request(res.status);
+    });
     http_.Get("/api/v1/([^/]+)",
               guarded([this](const httplib::Request& req, httplib::Response& res) {
                 metric(req, res, req.matches[1].str());
@@ -401,6 +438,85 @@ class Server::Impl {
     http_.Get(".*", [](const httplib::Request& req, httplib::Response& res) {
       send_error(res, 404, "not_found", fmt::format("no such path: {}", req.path));
     });
+  }
+
+  // POST /api/v1/events: the write token, the body (bounded, inflated), then the intake.
+  void post_events(const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader& reader) {
+    auto refuse = [&](int status, ErrorCode code, const std::string& message) {
+      res.set_header("Connection", "close");  // the body may be left unread
+      send_error(res, status, error_code_name(code), message);
+    };
+    if (!options_.events || options_.write_token.empty()) {
+      return refuse(404, ErrorCode::kNotFound,
+                    "the events endpoint is disabled: start serve with --write-token");
+    }
+    EventsIntake& intake = *options_.events;
+    // The write token only in the Authorization header: a cookie or a link cannot write.
+    if (!token_accepted(options_.write_token,
+                        Credentials{req.get_header_value("Authorization"), "", ""})) {
+      Credentials read{req.get_header_value("Authorization"), req.get_param_value("token"),
+                       req.get_header_value("Cookie")};
+      if (!options_.token.empty() && token_accepted(options_.token, read)) {
+        return refuse(403, ErrorCode::kForbidden,
+                      "the read token cannot write: POST events with the write token");
+      }
+      res.set_header("WWW-Authenticate", "Bearer realm=\"tablepulse-write\"");
+      return refuse(401, ErrorCode::kUnauthorized,
+                    "the write token is required: Authorization: Bearer <write token>");
+    }
+    std::string encoding = req.get_header_value(kMovedEncodingHeader);
+    std::transform(encoding.begin(), encoding.end(), encoding.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const bool compressed = encoding == "gzip" || encoding == "x-gzip" || encoding == "deflate";
+    if (!compressed && !encoding.empty() && encoding != "identity") {
+      return refuse(415, ErrorCode::kMalformedBody,
+                    fmt::format("Content-Encoding '{}' is not supported (gzip, deflate or none)",
+                                encoding.substr(0, 32)));
+    }
+    const uint64_t max_bytes = intake.options().max_body_bytes;
+    std::string body;
+    bool too_large = false;
+    bool read = reader([&](const char* data, size_t length) {
+      if (body.size() + length > max_bytes) {
+        too_large = true;
+        return false;
+      }
+      body.append(data, length);
+      return true;
+    });
+    intake.metrics().count_bytes(body.size());
+    if (too_large || res.status == 413) {
+      return refuse(413, ErrorCode::kPayloadTooLarge,
+                    fmt::format("the body is larger than --max-body-bytes ({} bytes)", max_bytes));
+    }
+    if (!read) {
+      return refuse(400, ErrorCode::kMalformedBody, "the body could not be read");
+    }
+    if (compressed) {
+      auto inflated = inflate_body(body, max_bytes);
+      if (!inflated.ok()) {
+        const bool big = inflated.error().code == ErrorCode::kPayloadTooLarge;
+        return refuse(big ? 413 : 400, inflated.error().code, inflated.error().message);
+      }
+      body = std::move(inflated.value());
+    }
+    int retry_after_s = 0;
+    auto reply = intake.submit(body, &retry_after_s);
+    if (!reply.ok()) {
+      const Error& error = reply.error();
+      switch (error.code) {
+        case ErrorCode::kMalformedBody:
+          return send_error(res, 400, error_code_name(error.code), error.message);
+        case ErrorCode::kRateLimited:
+          res.set_header("Retry-After", std::to_string(retry_after_s));
+          return send_error(res, 429, error_code_name(error.code), error.message);
+        default:  // the log could not be written: nothing is acknowledged
+          spdlog::error("POST {}: {}", req.path, error.to_string());
+          return send_error(res, 503, error_code_name(error.code), error.message);
+      }
+    }
+    send_json(res, reply->to_json());
   }
 
   void serve_file(const httplib::Request& req, httplib::Response& res, const std::string& name) {

@@ -10,6 +10,7 @@
 #include "clickhouse/client.h"
 #include "common/result.h"
 #include "ingest/stats.h"
+#include "server/events_intake.h"
 #include "server/snapshot_hub.h"
 
 namespace tp::server {
@@ -29,6 +30,8 @@ struct ServerOptions {
   SnapshotTiming timing;
   std::vector<clickhouse::BrokenPart> broken_parts;  // set aside by the engine, served anyway
                                                      // (--allow-broken-parts): "degraded"
+  std::string write_token;  // required (Authorization: Bearer only) by POST /api/v1/events
+  std::shared_ptr<EventsIntake> events;  // POST /api/v1/events; null: the endpoint is disabled
 };
 
 // One HTTP server; each worker thread opens its own ClickHouse session from the factory.
