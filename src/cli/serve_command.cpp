@@ -198,25 +198,30 @@ void serve(const ServeFlags& flags) {
                  options.host);
   }
 
+  // A consumer's thread, with its exception boundary: a consumer that stops is reported on the
+  // page and by /healthz instead of ending the process.
+  auto run_consumer = [&http](ingest::Consumer& runner, std::string_view name) {
+    return std::thread([&http, &runner, name] {
+      Result<ingest::IngestSummary> summary = make_error(ErrorCode::kInternal, "not run");
+      try {
+        summary = runner.run();
+      } catch (const std::exception& e) {
+        summary = make_error(ErrorCode::kInternal, "{} failed: {}", name, e.what());
+      }
+      if (!summary.ok()) {
+        spdlog::error("{} stopped: {}", name, summary.error().to_string());
+        http.hub().set_ingest_error(summary.error().to_string());
+        return;
+      }
+      spdlog::info("{} finished: {}", name, summary->to_json().dump());
+    });
+  };
   std::optional<ingest::Consumer> consumer;
   std::thread consumer_thread;
   if (!flags.sources.empty() || !ingest_options->kafka.brokers.empty()) {
     ingest_options->sources = flags.sources;
     consumer.emplace(*factory.value(), ingest_options.value(), stats);
-    consumer_thread = std::thread([&] {
-      Result<ingest::IngestSummary> summary = make_error(ErrorCode::kInternal, "not run");
-      try {  // this thread's exception boundary: the page and /healthz say it stopped
-        summary = consumer->run();
-      } catch (const std::exception& e) {
-        summary = make_error(ErrorCode::kInternal, "consumer failed: {}", e.what());
-      }
-      if (!summary.ok()) {
-        spdlog::error("consumer stopped: {}", summary.error().to_string());
-        http.hub().set_ingest_error(summary.error().to_string());
-        return;
-      }
-      spdlog::info("consumer finished: {}", summary->to_json().dump());
-    });
+    consumer_thread = run_consumer(*consumer, "consumer");
   }
 
   // The events log has a consumer of its own (its sources are read in turn, and this one never
@@ -234,18 +239,7 @@ void serve(const ServeFlags& flags) {
       events_options.dead_letter_path += ".http-events";
     }
     events_consumer.emplace(*factory.value(), events_options, stats);
-    events_thread = std::thread([&] {
-      Result<ingest::IngestSummary> summary = make_error(ErrorCode::kInternal, "not run");
-      try {  // this thread's exception boundary: the page and /healthz say it stopped
-        summary = events_consumer->run();
-      } catch (const std::exception& e) {
-        summary = make_error(ErrorCode::kInternal, "events consumer failed: {}", e.what());
-      }
-      if (!summary.ok()) {
-        spdlog::error("events consumer stopped: {}", summary.error().to_string());
-        http.hub().set_ingest_error(summary.error().to_string());
-      }
-    });
+    events_thread = run_consumer(*events_consumer, "events consumer");
   }
 
   std::atomic<bool> done{false};

@@ -163,15 +163,25 @@ class EngineKafka : public ::testing::Test {
   void SetUp() override {
     if (!Broker::get().ok()) GTEST_FAIL() << "the test broker did not start";
   }
+  // A test's input: `events` generated events in a file, its lines, and a new topic of
+  // `partitions` partitions for them.
+  struct Input {
+    std::string path;
+    std::vector<std::string> lines;
+    std::string topic;
+  };
+  Input prepare(const std::string& stem, int events, int partitions, int restaurants = 8) {
+    Input input{(dir_.path() / "events.jsonl").string(), {}, fresh_topic(stem)};
+    generate(input.path, events, restaurants);
+    input.lines = read_lines(input.path);
+    Broker::get().create_topic(input.topic, partitions);
+    return input;
+  }
   test::TempDir dir_;
 };
 
 TEST_F(EngineKafka, UntilCaughtUpStoresWhatAFileRunOfTheSameLinesStores) {
-  const std::string input = (dir_.path() / "events.jsonl").string();
-  generate(input, 20000);
-  const auto lines = read_lines(input);
-  const std::string topic = fresh_topic("same");
-  Broker::get().create_topic(topic, 6);
+  const auto [input, lines, topic] = prepare("same", 20000, 6);
   produce(topic, lines, 0, lines.size());
 
   const std::string db = (dir_.path() / "kafka").string();
@@ -212,11 +222,7 @@ TEST_F(EngineKafka, GenerateKafkaProducesTheLinesOfAFileKeyedByRestaurant) {
 }
 
 TEST_F(EngineKafka, KillNineTenTimesWhileAProducerWritesThenResumeIsExact) {
-  const std::string input = (dir_.path() / "events.jsonl").string();
-  generate(input, 60000);
-  const auto lines = read_lines(input);
-  const std::string topic = fresh_topic("crash");
-  Broker::get().create_topic(topic, 6);
+  const auto [input, lines, topic] = prepare("crash", 60000, 6);
   // The producer writes for about a minute while the consumer is killed again and again.
   std::thread producer([&] { produce(topic, lines, 0, lines.size(), 1200); });
 
@@ -366,11 +372,7 @@ int64_t resident_kb(int pid) {
 }
 
 TEST_F(EngineKafka, ADatabaseOutageOf30sPausesThePartitionsAndLosesNothing) {
-  const std::string input = (dir_.path() / "events.jsonl").string();
-  generate(input, 40000);
-  const auto lines = read_lines(input);
-  const std::string topic = fresh_topic("outage");
-  Broker::get().create_topic(topic, 3);
+  const auto [input, lines, topic] = prepare("outage", 40000, 3);
   const std::string db = (dir_.path() / "kafka").string();
   // Every insert fails for 30 s once a few batches are in (the fault is in the ClickHouse
   // client: no modern server runs here to stop).
@@ -398,11 +400,7 @@ TEST_F(EngineKafka, ADatabaseOutageOf30sPausesThePartitionsAndLosesNothing) {
 }
 
 TEST_F(EngineKafka, TheBrokerRestartedMidStreamLosesNothing) {
-  const std::string input = (dir_.path() / "events.jsonl").string();
-  generate(input, 20000);
-  const auto lines = read_lines(input);
-  const std::string topic = fresh_topic("restart");
-  Broker::get().create_topic(topic, 3);
+  const auto [input, lines, topic] = prepare("restart", 20000, 3);
   const std::string db = (dir_.path() / "kafka").string();
   KafkaServe serve(db, topic);
   ASSERT_GT(serve.process.port, 0) << serve.process.first_line;
@@ -417,11 +415,7 @@ TEST_F(EngineKafka, TheBrokerRestartedMidStreamLosesNothing) {
 }
 
 TEST_F(EngineKafka, APartitionAddedWhileRunningIsReadFromItsStart) {
-  const std::string input = (dir_.path() / "events.jsonl").string();
-  generate(input, 20000, 24);
-  const auto lines = read_lines(input);
-  const std::string topic = fresh_topic("grow");
-  Broker::get().create_topic(topic, 2);
+  const auto [input, lines, topic] = prepare("grow", 20000, 2, 24);
   const std::string db = (dir_.path() / "kafka").string();
   KafkaServe serve(db, topic);
   ASSERT_GT(serve.process.port, 0) << serve.process.first_line;
@@ -451,11 +445,7 @@ TEST_F(EngineKafka, APartitionAddedWhileRunningIsReadFromItsStart) {
 // joins mid-stream and takes partitions over, then the first leaves and the second takes the
 // rest. Together they store each event once and count what a file run counts.
 TEST_F(EngineKafka, ASecondConsumerJoinsMidStreamAndTheFirstLeavesTotalsStayExact) {
-  const std::string input = (dir_.path() / "events.jsonl").string();
-  generate(input, 30000);
-  const auto lines = read_lines(input);
-  const std::string topic = fresh_topic("join");
-  Broker::get().create_topic(topic, 6);
+  const auto [input, lines, topic] = prepare("join", 30000, 6);
   auto client = test::embedded_client();
   ASSERT_TRUE(clickhouse::migrate(*client, {}).ok());
   ingest::IngestOptions options;
