@@ -84,6 +84,20 @@ void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefault
                       "Also produce the dead-letter records of refused messages to this topic");
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> parse_kafka_properties(
+    const std::vector<std::string>& values) {
+  std::vector<std::pair<std::string, std::string>> properties;
+  for (const std::string& property : values) {
+    const size_t equals = property.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return make_error(ErrorCode::kInvalidArgument, "--kafka-property {}: not NAME=VALUE",
+                        property.substr(0, equals));
+    }
+    properties.emplace_back(property.substr(0, equals), property.substr(equals + 1));
+  }
+  return properties;
+}
+
 Result<ingest::IngestOptions> consumer_options(const ConsumerFlags& flags,
                                                ConsumerDefaults defaults) {
   ingest::IngestOptions options = flags.options;
@@ -117,14 +131,9 @@ Result<ingest::IngestOptions> consumer_options(const ConsumerFlags& flags,
     return make_error(ErrorCode::kInvalidArgument,
                       "--until-caught-up, --dlq-topic and --kafka-property need --kafka");
   }
-  for (const std::string& property : flags.kafka_properties) {
-    const size_t equals = property.find('=');
-    if (equals == std::string::npos || equals == 0) {
-      return make_error(ErrorCode::kInvalidArgument, "--kafka-property {}: not NAME=VALUE",
-                        property.substr(0, property.find('=')));
-    }
-    options.kafka.properties.emplace_back(property.substr(0, equals), property.substr(equals + 1));
-  }
+  auto properties = parse_kafka_properties(flags.kafka_properties);
+  if (!properties.ok()) return properties.error();
+  options.kafka.properties = std::move(properties.value());
   auto zone = TimeZone::load(flags.default_timezone);
   if (!zone.ok()) return zone.error();
   options.default_zone = zone.value();

@@ -3,6 +3,7 @@
 // validated once here, so the two commands cannot drift apart.
 #include <CLI/CLI.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -33,6 +34,11 @@ struct ConsumerDefaults {
 // Kafka source's --kafka, --topic, --group, --kafka-property, --until-caught-up and --dlq-topic
 // to `command`, their help stating the defaults (`defaults.retry_for` included).
 void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefaults defaults);
+
+// librdkafka properties from --kafka-property values ("NAME=VALUE", split at the first "="):
+// invalid_argument for one without a name or "=". `ingest`, `serve` and `generate` take them.
+Result<std::vector<std::pair<std::string, std::string>>> parse_kafka_properties(
+    const std::vector<std::string>& values);
 
 // The consumer's options from parsed flags: invalid_argument for a combination no single flag's
 // check can see (--dedup-memory below --batch-rows, --kafka without --topic), an unreadable

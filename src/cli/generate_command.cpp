@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/consumer_flags.h"
 #include "common/time.h"
 #include "generate/generator.h"
 #include "source/kafka.h"
@@ -124,17 +125,12 @@ void run(Flags& flags) {
       fmt::print(stderr, "error: --kafka and --output exclude each other\n");
       throw CLI::RuntimeError(2);
     }
-    std::vector<std::pair<std::string, std::string>> properties;
-    for (const auto& property : flags.kafka_properties) {
-      const size_t equals = property.find('=');
-      if (equals == std::string::npos || equals == 0) {
-        fmt::print(stderr, "error: --kafka-property {}: not NAME=VALUE\n",
-                   property.substr(0, equals));
-        throw CLI::RuntimeError(2);
-      }
-      properties.emplace_back(property.substr(0, equals), property.substr(equals + 1));
+    auto properties = parse_kafka_properties(flags.kafka_properties);
+    if (!properties.ok()) {
+      fmt::print(stderr, "error: {}\n", properties.error().message);
+      throw CLI::RuntimeError(error_exit_status(properties.error().code));
     }
-    auto opened = source::KafkaProducer::open(flags.kafka, properties);
+    auto opened = source::KafkaProducer::open(flags.kafka, properties.value());
     if (!opened.ok()) {
       fmt::print(stderr, "error: {}\n", opened.error().to_string());
       throw CLI::RuntimeError(error_exit_status(opened.error().code));

@@ -386,11 +386,9 @@ Status Consumer::Impl::consume_kafka() {
     // Batches of a quiet partition go when they are old enough (collected first: a hand-over
     // polls, and a rebalance in it changes the map).
     std::vector<int32_t> due;
+    const auto oldest_kept = Clock::now() - std::chrono::milliseconds(options_.batch_max_age_ms);
     for (const auto& [partition, batch] : kafka_batches_) {
-      if (!batch.empty() && Clock::now() - batch.first_line_at >=
-                                std::chrono::milliseconds(options_.batch_max_age_ms)) {
-        due.push_back(partition);
-      }
+      if (!batch.empty() && batch.first_line_at <= oldest_kept) due.push_back(partition);
     }
     for (int32_t partition : due) {
       if (failure.ok()) failure = hand_over_partition(partition, true);

@@ -31,11 +31,16 @@ Status set_property(RdKafka::Conf& conf, const std::string& name, const std::str
   return {};
 }
 
-// Our defaults, then the user's properties (which win).
+// Our defaults, then the user's properties (which win), with `events` taking librdkafka's
+// log lines and errors.
 Result<std::unique_ptr<RdKafka::Conf>> make_conf(
     const std::string& brokers, const std::vector<std::pair<std::string, std::string>>& defaults,
-    const std::vector<std::pair<std::string, std::string>>& properties) {
+    const std::vector<std::pair<std::string, std::string>>& properties, RdKafka::EventCb* events) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string problem;
+  if (conf->set("event_cb", events, problem) != RdKafka::Conf::CONF_OK) {
+    return make_error(ErrorCode::kInternal, "Kafka configuration: {}", problem);
+  }
   TP_RETURN_IF_ERROR(set_property(*conf, "bootstrap.servers", brokers));
   for (const auto& [name, value] : defaults) TP_RETURN_IF_ERROR(set_property(*conf, name, value));
   std::vector<std::string> names;
@@ -131,13 +136,11 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
                               // The local prefetch per partition (bounds memory).
                               {"queued.max.messages.kbytes", "16384"},
                           },
-                          options_.properties);
+                          options_.properties, &events_);
     if (!conf.ok()) return conf.error();
     std::string problem;
     if (conf.value()->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), problem) !=
-            RdKafka::Conf::CONF_OK ||
-        conf.value()->set("event_cb", static_cast<RdKafka::EventCb*>(&events_), problem) !=
-            RdKafka::Conf::CONF_OK) {
+        RdKafka::Conf::CONF_OK) {
       return make_error(ErrorCode::kInternal, "Kafka configuration: {}", problem);
     }
     for (const auto& [name, value] : options_.properties) {
@@ -195,7 +198,6 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
       std::lock_guard lock(mutex_);
       for (int32_t id : ids) {
         assigned_.erase(id);
-        end_at_assignment_.erase(id);
         caught_up_.erase(id);
         committed_.erase(id);
       }
@@ -231,8 +233,7 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
                 RdKafka::ERR_NO_ERROR) {
           high = -1;
         }
-        assigned_[ids[i]] = -1;
-        end_at_assignment_[ids[i]] = high;
+        assigned_.insert(ids[i]);
         const auto& start = starts.value()[i];
         const int64_t from = start ? *start : reset_to_latest_ ? high : low;
         if (high >= 0 && from >= high) caught_up_.insert(ids[i]);
@@ -313,7 +314,7 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
     std::vector<int32_t> ids;
     {
       std::lock_guard lock(mutex_);
-      for (const auto& [id, high] : assigned_) ids.push_back(id);
+      ids.assign(assigned_.begin(), assigned_.end());
     }
     std::map<int32_t, int64_t> out;
     for (int32_t id : ids) {
@@ -359,8 +360,7 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
   bool paused_ = false;
   Status failure_;    // set in a rebalance callback, returned by the next poll()
   std::mutex mutex_;  // the maps below: commit() runs on the checkpointing thread
-  std::map<int32_t, int64_t> assigned_;
-  std::map<int32_t, int64_t> end_at_assignment_;
+  std::set<int32_t> assigned_;
   std::set<int32_t> caught_up_;
   std::map<int32_t, int64_t> committed_;
   bool ever_assigned_ = false;
@@ -405,13 +405,11 @@ class KafkaProducer::Impl : public RdKafka::DeliveryReportCb {
                               {"compression.type", "lz4"},
                               {"linger.ms", "20"},
                           },
-                          properties);
+                          properties, &events_);
     if (!conf.ok()) return conf.error();
     std::string problem;
     if (conf.value()->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(this), problem) !=
-            RdKafka::Conf::CONF_OK ||
-        conf.value()->set("event_cb", static_cast<RdKafka::EventCb*>(&events_), problem) !=
-            RdKafka::Conf::CONF_OK) {
+        RdKafka::Conf::CONF_OK) {
       return make_error(ErrorCode::kInternal, "Kafka configuration: {}", problem);
     }
     producer_.reset(RdKafka::Producer::create(conf.value().get(), problem));
