@@ -1,11 +1,14 @@
 """bench/freshness: event-to-page latency of `tablepulse serve`. A writer appends events to the
 file serve follows at a fixed rate; a reader consumes the page's server-sent events
-(/api/v1/stream) and notes when each line's effect becomes visible (the snapshot's committed
-counters reach it). Prints p50/p99 per rate. Not a test: prints figures.
+(/api/v1/stream) and notes when each line's effect becomes visible, twice: when its event is
+stored (the snapshot's stored_lines reach it: the revenue, funnel and top-item panels include
+it) and when its batch is checkpointed (the committed counters reach it: wait times and
+turnover too). Prints p50/p99 of both per rate. Not a test: prints figures.
 With --kafka the writer sends the lines to a topic of a private broker
 (scripts/kafka-test-broker.sh) through Kafka's console producer instead, and serve reads it with
 --kafka: produce-to-page latency.
-Usage: python3 bench/freshness.py [--kafka] [RATE ...]   (default: 1000 5000; 20 s each)"""
+Usage: python3 bench/freshness.py [--kafka] [RATE ...]   (default: 1000 5000; 20 s each)
+FRESHNESS_SERVE_ARGS="--batch-ms 1000" adds options to serve's command line."""
 import json
 import os
 import socket
@@ -19,6 +22,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build", "tablepulse")
 DURATION = float(os.environ.get("FRESHNESS_SECONDS", "20"))
+SERVE_ARGS = os.environ.get("FRESHNESS_SERVE_ARGS", "").split()
 
 
 def free_port():
@@ -74,7 +78,7 @@ def run(rate, work, broker=None):
         reading = ["--kafka", broker.bootstrap, "--topic", topic]
         producer = broker.producer(topic)
     serve = subprocess.Popen([BIN, "serve", "--db", db, "--listen", f"127.0.0.1:{port}"] +
-                             reading, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             reading + SERVE_ARGS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
@@ -82,12 +86,13 @@ def run(rate, work, broker=None):
         except OSError:
             time.sleep(0.2)
     written_at = [0.0] * len(lines)
-    visible_at = [0.0] * len(lines)
+    visible_at = [0.0] * len(lines)  # checkpointed
+    stored_at = [0.0] * len(lines)
     done = threading.Event()
 
     def reader():
         stream = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/stream", timeout=60)
-        seen = 0
+        seen = stored_seen = 0
         for raw in stream:
             if done.is_set():
                 return
@@ -97,6 +102,10 @@ def run(rate, work, broker=None):
             now = time.time()
             ingest = json.loads(line[5:]).get("ingest", {})
             committed = ingest.get("inserted", 0) + ingest.get("duplicates", 0) + ingest.get("rejected", 0)
+            stored = max(committed, ingest.get("stored_lines", 0))
+            for i in range(stored_seen, min(stored, len(lines))):
+                stored_at[i] = now
+            stored_seen = max(stored_seen, stored)
             for i in range(seen, min(committed, len(lines))):
                 visible_at[i] = now
             seen = max(seen, committed)
@@ -126,11 +135,12 @@ def run(rate, work, broker=None):
         producer.wait(timeout=30)
     serve.terminate()
     serve.wait(timeout=30)
-    latencies = sorted((v - w) * 1000 for v, w in zip(visible_at, written_at) if v > 0)
-    missing = sum(1 for v in visible_at if v == 0)
-    pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))]
-    print(f"{rate:>6} events/s  {len(lines):>7} events  p50 {pct(0.5):7.0f} ms  "
-          f"p99 {pct(0.99):7.0f} ms  max {latencies[-1]:7.0f} ms  not seen {missing}")
+    for label, seen_at in (("stored", stored_at), ("checkpointed", visible_at)):
+        latencies = sorted((v - w) * 1000 for v, w in zip(seen_at, written_at) if v > 0)
+        missing = sum(1 for v in seen_at if v == 0)
+        pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))]
+        print(f"{rate:>6} events/s  {len(lines):>7} events  {label:>12}  p50 {pct(0.5):6.0f} ms  "
+              f"p99 {pct(0.99):6.0f} ms  max {latencies[-1]:6.0f} ms  not seen {missing}")
 
 
 def main():

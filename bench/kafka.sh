@@ -4,6 +4,8 @@
 # --kafka`) next to `tablepulse ingest` of the same events from a file, in the same run, on a
 # private single-node broker (scripts/kafka-test-broker.sh). Not a test: prints figures.
 # Usage: bench/kafka.sh [EVENTS]   (default: 1000000)
+# BASELINE=path/to/tablepulse also times that binary's Kafka ingest of the same topic, after
+# this one's (a change's effect, measured side by side on one machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=build/tablepulse
@@ -32,9 +34,15 @@ seconds() {  # command...: wall seconds
 produce=$(seconds $BIN generate --restaurants 200 --events "$N" --seed 7 --kafka "$BOOTSTRAP" --topic events)
 from_file=$(seconds $BIN ingest --db "$WORK/db-file" -q "$file")
 from_kafka=$(seconds $BIN ingest --db "$WORK/db-kafka" -q --kafka "$BOOTSTRAP" --topic events --until-caught-up)
+if [[ -n ${BASELINE:-} ]]; then
+  baseline=$(seconds "$BASELINE" ingest --db "$WORK/db-baseline" -q --kafka "$BOOTSTRAP" --topic events --group baseline --until-caught-up)
+fi
 rate() { python3 -c "print(round($lines / $1))"; }
 printf '%-34s %10s %12s\n' "$lines lines" seconds lines/s
 printf '%-34s %10.2f %12s\n' "generate --kafka (produce)" "$produce" "$(rate "$produce")"
 printf '%-34s %10.2f %12s\n' "ingest FILE" "$from_file" "$(rate "$from_file")"
 printf '%-34s %10.2f %12s\n' "ingest --kafka --until-caught-up" "$from_kafka" "$(rate "$from_kafka")"
+if [[ -n ${BASELINE:-} ]]; then
+  printf '%-34s %10.2f %12s\n' "ingest --kafka, $BASELINE" "$baseline" "$(rate "$baseline")"
+fi
 python3 -c "print(f'kafka / file time: {$from_kafka / $from_file:.2f}')"

@@ -35,6 +35,7 @@ void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefault
   command->add_option("--batch-rows", o.batch_max_rows, "Insert when a batch has this many events")
       ->capture_default_str()
       ->check(CLI::Range(1, 10'000'000));
+  o.batch_max_age_ms = defaults.batch_ms;
   command->add_option("--batch-ms", o.batch_max_age_ms, "Insert when a batch is this old (ms)")
       ->capture_default_str()
       ->check(CLI::Range(1, 3'600'000));

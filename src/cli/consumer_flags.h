@@ -21,12 +21,15 @@ struct ConsumerFlags {
   std::vector<std::string> kafka_properties;  // --kafka-property k=v, split by consumer_options()
 };
 
-// The one thing that differs by command: --retry-for when the sources end by themselves
-// (`ingest` of files or stdin: "5m", so a batch job fails within minutes of an outage that does
-// not end; `serve`: "forever", a server waits out any outage). With --follow it is "forever"
-// for both: such a run never ends by itself.
+// What differs by command. --retry-for when the sources end by themselves (`ingest` of files or
+// stdin: "5m", so a batch job fails within minutes of an outage that does not end; `serve`:
+// "forever", a server waits out any outage); with --follow it is "forever" for both: such a
+// run never ends by itself. --batch-ms: `serve` has a page to keep fresh (a line is on it about
+// 2 x --batch-ms after it was read), `ingest` only the database, where fewer, larger inserts
+// cost less CPU.
 struct ConsumerDefaults {
   const char* retry_for;
+  int64_t batch_ms;
 };
 
 // Adds --dlq, --dlq-max-bytes, -f/--follow, --batch-rows, --batch-ms, --dedup-memory,

@@ -18,7 +18,7 @@ std::atomic<ingest::Consumer*> g_running_consumer{nullptr};
 
 // `ingest` of files or stdin should fail within minutes of an outage that does not end, and a
 // server restart is over well within them (--follow waits forever, see ConsumerDefaults).
-constexpr ConsumerDefaults kIngestDefaults{"5m"};
+constexpr ConsumerDefaults kIngestDefaults{"5m", 1000};
 
 // SIGINT/SIGTERM: commit what was read and stop (a second signal kills as usual).
 void on_stop_signal(int signal) {

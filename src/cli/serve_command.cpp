@@ -39,7 +39,7 @@ struct ServeFlags {
 };
 
 // A server waits out any outage of the database, whether or not its sources end.
-constexpr ConsumerDefaults kServeDefaults{"forever"};
+constexpr ConsumerDefaults kServeDefaults{"forever", 250};
 
 // "host:port", "[::1]:port" or ":port" (loopback) into host and port.
 Result<std::pair<std::string, int>> parse_listen(const std::string& text) {

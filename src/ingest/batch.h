@@ -62,9 +62,6 @@ struct Batch {
   // What reading counted: lines, blank, rejected (by reason), and duplicates (with conflicting
   // ones) recognised in memory before the database lookup; the commit adds the rest.
   BatchCounters read;
-  // The lookup the reader ran while the previous batch was being inserted (first attempt).
-  std::optional<StoredRows> prefetched;
-
   const std::string& source_id() const { return position.source_id; }
   bool empty() const { return read.lines == 0 && read.blank == 0; }
   // An empty batch that continues where this one ends.
@@ -74,6 +71,20 @@ struct Batch {
     next.start_offset = position.end_offset;
     return next;
   }
+};
+
+// Batches committed together: one lookup and one insert for all, then one match step and one
+// insert of their checkpoint rows. A file's batch goes alone; a Kafka consumer's partitions'
+// open batches go together, so that a step covers the stretch of event time a file's batch
+// covers (per partition, a batch of the same size spans as many times more as there are
+// partitions, and so would its lookup and match step).
+struct BatchGroup {
+  std::vector<Batch> batches;
+  // The lookup the reader ran while the previous group was being inserted (first attempt).
+  std::optional<StoredRows> prefetched;
+
+  BatchGroup() = default;
+  explicit BatchGroup(Batch&& batch) { batches.push_back(std::move(batch)); }
 };
 
 // A batch whose events are stored, on its way to its match step and checkpoint.

@@ -41,6 +41,16 @@ double ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
+// The deduplication token of an insert covering batches with these tokens (source:start:end):
+// a lone batch's own, or the first one's with a hash of them all (a group of many partitions
+// would make a long one).
+std::string group_token(const std::vector<std::string>& tokens) {
+  if (tokens.size() == 1) return tokens.front();
+  uint64_t hash = decode::stable_hash("");
+  for (const std::string& token : tokens) hash = decode::stable_hash(token + "\n", hash);
+  return fmt::format("{}+{}:{:016x}", tokens.front(), tokens.size() - 1, hash);
+}
+
 }  // namespace
 
 nlohmann::json IngestSummary::to_json() const {
@@ -80,19 +90,22 @@ class Consumer::Impl : public source::PartitionListener {
   Result<std::vector<std::optional<int64_t>>> assigned(
       const std::vector<int32_t>& partitions) override;
   void revoked(const std::vector<int32_t>& partitions) override;
-  // Adds one message to its partition's batch (handing the batch over when full).
+  // Adds one message to its partition's batch (handing the batches over when full).
   Status add_kafka_message(const source::KafkaMessage& message);
-  // Hands partition `partition`'s open batch to the committer; `keep_polling`: while the
-  // committer is full, Kafka is still served (rebalances) and paused if it stays full.
-  Status hand_over_partition(int32_t partition, bool keep_polling);
-  Status submit_polling(Batch&& batch);
+  // Hands every partition's open batch to the committer, as one group; `keep_polling`: while
+  // the committer is full, Kafka is still served (rebalances) and paused if it stays full.
+  Status hand_over_partitions(bool keep_polling);
+  Status submit_polling(BatchGroup&& group);
+  // Messages the owned partitions hold past what was read (from the watermarks of the last
+  // fetches; no broker round trip).
+  uint64_t kafka_backlog();
   // Waits until every batch handed over is checkpointed (the stages restart empty).
   Status drain_stages();
   // The partitions' high watermarks and state into stats_ (/metrics, the page).
   void publish_kafka_state();
-  // Looks the batch's ids up on the reader's connection while the committer is still busy
-  // with the previous batch; a failure leaves it to the committer.
-  void prefetch(Batch& batch);
+  // Looks the group's ids up on the reader's connection while the committer is still busy
+  // with the previous group; a failure leaves it to the committer.
+  void prefetch(BatchGroup& group);
   // Where reading `path` continues (its newest generation's last checkpoint), and that
   // generation's committed end.
   Result<source::ResumePoint> resume_point(const std::string& path, uint64_t& committed_end);
@@ -100,12 +113,13 @@ class Consumer::Impl : public source::PartitionListener {
   // Counts `line` as refused for `reason` and queues its dead letter (a prefix of it).
   void reject_line(const source::Line& line, Batch& batch, decode::Reason reason,
                    std::string detail);
-  // Looks the batch's ids up, inserts its new events and hands it to the match stage.
-  Status commit(clickhouse::Client& client, Batch& batch);
-  // One match step for inserted batches, then in order each one's dead letters, checkpoint
-  // and counters.
+  // Looks the group's ids up, inserts its new events and hands its batches to the match stage.
+  Status commit(clickhouse::Client& client, BatchGroup& group);
+  // One match step for inserted batches, then their dead letters, one insert of their
+  // checkpoints, and their counters.
   Status finish_batches(clickhouse::Client& client, std::vector<InsertedBatch>& inserted);
-  Status checkpoint(clickhouse::Client& client, const InsertedBatch& inserted, double match_ms);
+  Status checkpoint(clickhouse::Client& client, const std::vector<InsertedBatch>& inserted,
+                    double match_ms);
   // One insert of a block in `format`, its latency recorded for /metrics.
   Status timed_insert(clickhouse::Client& client, std::string_view table, std::string_view format,
                       const std::string& data, const std::string& token);
@@ -132,35 +146,41 @@ class Consumer::Impl : public source::PartitionListener {
   bool show_progress_ = false;
   ProgressLine progress_;
   // Kafka (consume_kafka): the source, each owned partition's open batch and the checkpoint
-  // it had when assigned, the batch waiting for room in the committer, and what a rebalance
-  // callback failed with (returned by the reading loop).
+  // it had when assigned, the rows (events and refusals) of the open batches, the group
+  // waiting for room in the committer, and what a rebalance callback failed with (returned by
+  // the reading loop).
   std::unique_ptr<source::KafkaSource> kafka_;
   std::unique_ptr<source::KafkaProducer> dead_letter_producer_;  // --dlq-topic
   std::map<int32_t, Batch> kafka_batches_;
   std::map<int32_t, uint64_t> kafka_committed_;
+  size_t kafka_open_rows_ = 0;
   std::set<int32_t> kafka_seen_;  // partitions assigned to this run at some point
-  std::optional<Batch> kafka_waiting_;
-  bool kafka_handing_over_ = false;  // a full batch does not start a second hand-over
+  std::optional<BatchGroup> kafka_waiting_;
+  bool kafka_handing_over_ = false;  // full batches do not start a second hand-over
   bool kafka_closing_ = false;       // leaving the group: revoked() has nothing to commit
   Status kafka_failure_;
   // Last, so their threads stop before the members they use are destroyed.
   // Three threads in a pipeline (memory stays bounded and the reader never runs ahead of what
   // the database accepts): the reader decodes batch N+2 while the committer inserts batch N+1
   // (one batch waits for it) and the matcher runs the match step and checkpoints of the
-  // batches inserted before (up to 4 wait for it, their events already dropped; it lingers
-  // up to 1 s for them, since a step costs ~80 ms of CPU even for a few events: a live stream
-  // gets one step a second instead of one per 250 ms batch). Match steps run in batch order,
-  // each after its batches' inserts (docs/DESIGN.md §6a).
-  Stage<InsertedBatch> matcher_{
-      factory_, 4, std::chrono::milliseconds(1000),
-      [this](clickhouse::Client& client, std::vector<InsertedBatch>& batches) {
+  // groups inserted before (up to 4 wait for it, their events already dropped; it lingers
+  // up to --batch-ms for them, since a step costs 80-300 ms of CPU even for a few events: a
+  // live stream gets about one step per two batches, a bulk load larger steps). Match steps
+  // run in batch order, each after its batches' inserts (docs/DESIGN.md §6a).
+  Stage<std::vector<InsertedBatch>> matcher_{
+      factory_, 4, std::chrono::milliseconds(options_.batch_max_age_ms),
+      [this](clickhouse::Client& client, std::vector<std::vector<InsertedBatch>>& groups) {
+        std::vector<InsertedBatch> batches;
+        for (auto& group : groups) {
+          for (InsertedBatch& one : group) batches.push_back(std::move(one));
+        }
         return finish_batches(client, batches);
       }};
-  Stage<Batch> committer_{
+  Stage<BatchGroup> committer_{
       factory_, 1, std::chrono::milliseconds(0),
-      [this](clickhouse::Client& client, std::vector<Batch>& batches) -> Status {
-        for (Batch& batch : batches) {
-          TP_RETURN_IF_ERROR(commit(client, batch));
+      [this](clickhouse::Client& client, std::vector<BatchGroup>& groups) -> Status {
+        for (BatchGroup& group : groups) {
+          TP_RETURN_IF_ERROR(commit(client, group));
         }
         return Status();
       }};
@@ -289,8 +309,9 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   // Ids of the previous batch cannot be among them: the in-run map already turned those away.
   auto hand_over = [&]() {
     Batch next = batch.successor();
-    prefetch(batch);
-    failure = committer_.submit(std::move(batch));
+    BatchGroup group(std::move(batch));
+    prefetch(group);
+    failure = committer_.submit(std::move(group));
     batch = std::move(next);
   };
   auto flush_if_due = [&]() {
@@ -331,10 +352,7 @@ Status Consumer::Impl::consume_source(const std::string& path) {
       flush_if_due();  // a stream: bound the delay; a file read to its end fills whole batches
     }
   }
-  if (failure.ok() && !batch.empty()) {
-    prefetch(batch);
-    failure = committer_.submit(std::move(batch));
-  }
+  if (failure.ok() && !batch.empty()) hand_over();
   Status committed = committer_.finish();  // first: it hands its last batch to the matcher
   Status matched = matcher_.finish();
   if (!failure.ok()) return failure;
@@ -342,13 +360,13 @@ Status Consumer::Impl::consume_source(const std::string& path) {
   return matched;
 }
 
-void Consumer::Impl::prefetch(Batch& batch) {
+void Consumer::Impl::prefetch(BatchGroup& group) {
   auto lookup_start = Clock::now();
-  auto stored =
-      find_stored(*reader_client_, batch, options_.dedup_lookback_ms, lookup_ids_per_query_);
-  spdlog::debug("lookup of {} ids: {:.0f} ms", batch.events.size(),
+  auto stored = find_stored(*reader_client_, group.batches, options_.dedup_lookback_ms,
+                            lookup_ids_per_query_);
+  spdlog::debug("lookup for {} batches: {:.0f} ms", group.batches.size(),
                 ms_between(lookup_start, Clock::now()));
-  if (stored.ok()) batch.prefetched = std::move(stored.value());
+  if (stored.ok()) group.prefetched = std::move(stored.value());
 }
 
 Status Consumer::Impl::consume_kafka() {
@@ -372,6 +390,8 @@ Status Consumer::Impl::consume_kafka() {
     failure = opened.error();
   }
   auto published = Clock::now();
+  auto backlog_at = Clock::time_point();
+  uint64_t backlog = 0;
   while (kafka_ && failure.ok() && !stop_.load()) {
     auto message = kafka_->poll(std::chrono::milliseconds(100));
     if (!kafka_failure_.ok()) {
@@ -383,15 +403,22 @@ Status Consumer::Impl::consume_kafka() {
       break;
     }
     if (message->has_value()) failure = add_kafka_message(**message);
-    // Batches of a quiet partition go when they are old enough (collected first: a hand-over
-    // polls, and a rebalance in it changes the map).
-    std::vector<int32_t> due;
+    // All the batches go when the oldest one is old enough (a live stream), unless what waits
+    // in the partitions fills them anyway (a backlog is read in whole batches, as a file is).
     const auto oldest_kept = Clock::now() - std::chrono::milliseconds(options_.batch_max_age_ms);
+    bool due = false;
     for (const auto& [partition, batch] : kafka_batches_) {
-      if (!batch.empty() && batch.first_line_at <= oldest_kept) due.push_back(partition);
+      due = due || (!batch.empty() && batch.first_line_at <= oldest_kept);
     }
-    for (int32_t partition : due) {
-      if (failure.ok()) failure = hand_over_partition(partition, true);
+    if (due && failure.ok()) {
+      // The backlog at most every 100 ms: while it fills the batches, every message is past due.
+      if (Clock::now() - backlog_at >= std::chrono::milliseconds(100)) {
+        backlog = kafka_backlog();
+        backlog_at = Clock::now();
+      }
+      const size_t room =
+          options_.batch_max_rows - std::min(options_.batch_max_rows, kafka_open_rows_);
+      if (backlog < room) failure = hand_over_partitions(true);
     }
     if (Clock::now() - published >= std::chrono::seconds(1)) {
       publish_kafka_state();
@@ -400,9 +427,7 @@ Status Consumer::Impl::consume_kafka() {
     }
     if (kafka.until_caught_up && kafka_->caught_up() && !message->has_value()) break;
   }
-  for (auto& [partition, batch] : kafka_batches_) {
-    if (failure.ok() && !batch.empty()) failure = hand_over_partition(partition, false);
-  }
+  if (failure.ok()) failure = hand_over_partitions(false);
   if (failure.ok() && kafka_waiting_) failure = committer_.submit(std::move(*kafka_waiting_));
   kafka_waiting_.reset();
   Status committed = committer_.finish();
@@ -454,30 +479,48 @@ Status Consumer::Impl::add_kafka_message(const source::KafkaMessage& message) {
   line.bytes = text.size();
   line.too_long = text.size() > static_cast<size_t>(options_.max_line_bytes);
   line.text = line.too_long ? text.substr(0, source::kKeptLineBytes) : text;
+  const size_t rows_before = batch.events.size() + batch.rejects.size();
   add_line(line, batch);
+  kafka_open_rows_ += batch.events.size() + batch.rejects.size() - rows_before;
   batch.position.end_offset = line.end_offset;
   batch.position.end_line = line.number;
-  if (!kafka_handing_over_ && (batch.events.size() >= options_.batch_max_rows ||
-                               batch.rejects.size() >= options_.batch_max_rows)) {
-    return hand_over_partition(message.partition, true);
+  if (!kafka_handing_over_ && kafka_open_rows_ >= options_.batch_max_rows) {
+    return hand_over_partitions(true);
   }
   return {};
 }
 
-Status Consumer::Impl::hand_over_partition(int32_t partition, bool keep_polling) {
-  auto it = kafka_batches_.find(partition);
-  if (it == kafka_batches_.end() || it->second.empty()) return {};
-  Batch batch = std::move(it->second);
-  it->second = batch.successor();
-  prefetch(batch);
-  return keep_polling ? submit_polling(std::move(batch)) : committer_.submit(std::move(batch));
+Status Consumer::Impl::hand_over_partitions(bool keep_polling) {
+  BatchGroup group;
+  for (auto& [partition, batch] : kafka_batches_) {
+    if (batch.empty()) continue;
+    Batch next = batch.successor();
+    group.batches.push_back(std::move(batch));
+    batch = std::move(next);
+  }
+  kafka_open_rows_ = 0;
+  if (group.batches.empty()) return {};
+  prefetch(group);
+  return keep_polling ? submit_polling(std::move(group)) : committer_.submit(std::move(group));
 }
 
-Status Consumer::Impl::submit_polling(Batch&& batch) {
+uint64_t Consumer::Impl::kafka_backlog() {
+  uint64_t backlog = 0;
+  for (const auto& [partition, high] : kafka_->high_watermarks()) {
+    auto batch = kafka_batches_.find(partition);
+    const uint64_t read = batch != kafka_batches_.end() && batch->second.position.end_offset > 0
+                              ? batch->second.position.end_offset
+                              : kafka_committed_[partition];
+    if (high > 0 && static_cast<uint64_t>(high) > read) backlog += high - read;
+  }
+  return backlog;
+}
+
+Status Consumer::Impl::submit_polling(BatchGroup&& group) {
   // An insert takes well under a second: only a committer full for longer (the database slow
   // or away) pauses the partitions, which drops librdkafka's prefetched messages.
   constexpr auto kPauseAfter = std::chrono::seconds(2);
-  kafka_waiting_ = std::move(batch);
+  kafka_waiting_ = std::move(group);
   kafka_handing_over_ = true;
   const auto started = Clock::now();
   Status status;
@@ -495,7 +538,7 @@ Status Consumer::Impl::submit_polling(Batch&& batch) {
       publish_kafka_state();
     }
     // Paused, polling serves rebalances and keeps this member in its group; revoked() may
-    // commit the waiting batch itself.
+    // commit the waiting group itself.
     auto message = kafka_->poll(std::chrono::milliseconds(0));
     if (!message.ok()) {
       status = message.error();
@@ -569,16 +612,15 @@ Result<std::vector<std::optional<int64_t>>> Consumer::Impl::assigned(
 
 void Consumer::Impl::revoked(const std::vector<int32_t>& partitions) {
   if (kafka_closing_) return;
-  // Their batches are committed (the waiting one too) before the partitions go: their next
-  // owner starts after the checkpoint, so nothing of them is half done or done twice.
+  // Their batches are committed (the waiting group too) before the partitions go: their next
+  // owner starts after the checkpoint, so nothing of them is half done or done twice. The
+  // batches of the partitions kept go with them (one group, and the stages are drained anyway).
   Status status;
   if (kafka_waiting_) {
     status = committer_.submit(std::move(*kafka_waiting_));
     kafka_waiting_.reset();
   }
-  for (int32_t partition : partitions) {
-    if (status.ok()) status = hand_over_partition(partition, false);
-  }
+  if (status.ok()) status = hand_over_partitions(false);
   if (status.ok()) status = drain_stages();
   for (int32_t partition : partitions) {
     kafka_batches_.erase(partition);
@@ -655,73 +697,91 @@ Status Consumer::Impl::timed_insert(clickhouse::Client& client, std::string_view
   return status;
 }
 
-Status Consumer::Impl::commit(clickhouse::Client& client, Batch& batch) {
-  const std::string& source_id = batch.source_id();
+Status Consumer::Impl::commit(clickhouse::Client& client, BatchGroup& group) {
   fault_point("committer");
-  BatchCounters counters;
-  std::optional<LateDetector::Pass> late;  // applied once the batch lands
-  int64_t min_ts = INT64_MAX, max_ts = 0;
+  std::vector<Batch>& batches = group.batches;
+  // Per batch: its counters and its inserted rows' event-time span, for its checkpoint row.
+  std::vector<BatchCounters> counters(batches.size());
+  std::vector<std::pair<int64_t, int64_t>> spans(batches.size());
+  std::optional<LateDetector::Pass> late;  // applied once the group lands
   auto phase_start = Clock::now();
   auto lookup_done = phase_start;
-  const std::string token =
-      fmt::format("{}:{}:{}", source_id, batch.start_offset, batch.position.end_offset);
-  Status status = retrier_.run(
-      fmt::format("batch at {} byte {}", source_id, batch.start_offset), [&]() -> Status {
-        // Every attempt looks up the batch's ids again, so rows an earlier, failed attempt did
-        // store (an insert spanning partitions can land in part) are found, not inserted twice.
-        counters = batch.read;
-        late.emplace(late_.begin());
-        min_ts = INT64_MAX;
-        max_ts = 0;
-        std::vector<const PendingEvent*> to_insert;
-        if (!batch.prefetched) {
-          auto stored =
-              find_stored(client, batch, options_.dedup_lookback_ms, lookup_ids_per_query_);
-          if (!stored.ok()) return stored.error();
-          batch.prefetched = std::move(stored.value());
-        }
-        classify(batch, *batch.prefetched, to_insert, counters);
-        batch.prefetched.reset();  // a retry looks again: a failed attempt may have stored rows
-        lookup_done = Clock::now();
-        EventBlock block;
-        for (const PendingEvent* pending : to_insert) {
-          const Event& event = pending->decoded.event;
-          counters.late_events += late->observe(event.restaurant_id, event.ts_ms);
-          counters.subtotal_mismatch += pending->decoded.subtotal_mismatch;
-          counters.total_mismatch += pending->decoded.total_mismatch;
-          counters.naive_timestamps += pending->decoded.naive_timestamp;
-          min_ts = std::min(min_ts, event.ts_ms);
-          max_ts = std::max(max_ts, event.ts_ms);
-          block.add(event, pending->decoded.content_hash, {source_id, pending->offset});
-        }
-        counters.inserted += to_insert.size();
-        if (block.rows() == 0) return Status();
-        // Over HTTP an insert can time out and still land later: the token makes the server
-        // drop such a repeat. In-process the outcome is never in doubt, and the lookup above
-        // already covers a partial landing, so the embedded engine skips the token's cost.
-        return timed_insert(client, fmt::format("events {}", event_row_columns()),
-                            kEventBlockFormat, block.finish(),
-                            use_insert_tokens_ ? "events:" + token : std::string());
-      });
+  std::vector<std::string> tokens;
+  for (const Batch& batch : batches) {
+    tokens.push_back(
+        fmt::format("{}:{}:{}", batch.source_id(), batch.start_offset, batch.position.end_offset));
+  }
+  const std::string token = group_token(tokens);
+  const std::string what = fmt::format(
+      "batch at {} byte {}{}", batches.front().source_id(), batches.front().start_offset,
+      batches.size() > 1 ? fmt::format(" and {} more", batches.size() - 1) : "");
+  Status status = retrier_.run(what, [&]() -> Status {
+    // Every attempt looks up the group's ids again, so rows an earlier, failed attempt did
+    // store (an insert spanning partitions can land in part) are found, not inserted twice.
+    late.emplace(late_.begin());
+    if (!group.prefetched) {
+      auto stored = find_stored(client, batches, options_.dedup_lookback_ms, lookup_ids_per_query_);
+      if (!stored.ok()) return stored.error();
+      group.prefetched = std::move(stored.value());
+    }
+    StoredRows stored = std::move(*group.prefetched);
+    group.prefetched.reset();  // a retry looks again: a failed attempt may have stored rows
+    lookup_done = Clock::now();
+    EventBlock block;
+    for (size_t i = 0; i < batches.size(); ++i) {
+      const Batch& batch = batches[i];
+      counters[i] = batch.read;
+      spans[i] = {INT64_MAX, 0};
+      std::vector<const PendingEvent*> to_insert;
+      classify(batch, stored, to_insert, counters[i]);
+      for (const PendingEvent* pending : to_insert) {
+        const Event& event = pending->decoded.event;
+        counters[i].late_events += late->observe(event.restaurant_id, event.ts_ms);
+        counters[i].subtotal_mismatch += pending->decoded.subtotal_mismatch;
+        counters[i].total_mismatch += pending->decoded.total_mismatch;
+        counters[i].naive_timestamps += pending->decoded.naive_timestamp;
+        spans[i].first = std::min(spans[i].first, event.ts_ms);
+        spans[i].second = std::max(spans[i].second, event.ts_ms);
+        block.add(event, pending->decoded.content_hash, {batch.source_id(), pending->offset});
+      }
+      counters[i].inserted += to_insert.size();
+    }
+    if (block.rows() == 0) return Status();
+    // Over HTTP an insert can time out and still land later: the token makes the server
+    // drop such a repeat. In-process the outcome is never in doubt, and the lookup above
+    // already covers a partial landing, so the embedded engine skips the token's cost.
+    return timed_insert(client, fmt::format("events {}", event_row_columns()), kEventBlockFormat,
+                        block.finish(), use_insert_tokens_ ? "events:" + token : std::string());
+  });
   TP_RETURN_IF_ERROR(status);
   late_.apply(*late);
+  uint64_t lines = 0;
+  for (const Batch& batch : batches) lines += batch.read.lines;
+  stats_->stored_lines.fetch_add(lines, std::memory_order_relaxed);
+  stats_->stored_batches.fetch_add(batches.size(), std::memory_order_release);
 
-  // The match step covers the batch's duplicates too: the run that stored them may have died
-  // before its own step.
-  std::vector<int64_t> instants;
-  instants.reserve(batch.events.size());
-  for (const PendingEvent& pending : batch.events) instants.push_back(pending.decoded.event.ts_ms);
-  InsertedBatch inserted;
-  inserted.ranges = cover_instants(std::move(instants), kMatchRangeGapMs, kMaxMatchRanges);
-  inserted.counters = std::move(counters);
-  inserted.min_ts = min_ts;
-  inserted.max_ts = max_ts;
-  inserted.token = token;
-  inserted.started = phase_start;
-  inserted.lookup_done = lookup_done;
-  inserted.insert_done = Clock::now();
-  batch.events = {};  // the stored events are not needed any more: free them now
-  inserted.batch = std::move(batch);
+  std::vector<InsertedBatch> inserted(batches.size());
+  const auto insert_done = Clock::now();
+  for (size_t i = 0; i < batches.size(); ++i) {
+    // The match step covers the batch's duplicates too: the run that stored them may have died
+    // before its own step.
+    std::vector<int64_t> instants;
+    instants.reserve(batches[i].events.size());
+    for (const PendingEvent& pending : batches[i].events) {
+      instants.push_back(pending.decoded.event.ts_ms);
+    }
+    InsertedBatch& one = inserted[i];
+    one.ranges = cover_instants(std::move(instants), kMatchRangeGapMs, kMaxMatchRanges);
+    one.counters = std::move(counters[i]);
+    one.min_ts = spans[i].first;
+    one.max_ts = spans[i].second;
+    one.token = std::move(tokens[i]);
+    one.started = phase_start;
+    one.lookup_done = lookup_done;
+    one.insert_done = insert_done;
+    batches[i].events = {};  // the stored events are not needed any more: free them now
+    one.batch = std::move(batches[i]);
+  }
   return matcher_.submit(std::move(inserted));
 }
 
@@ -742,65 +802,81 @@ Status Consumer::Impl::finish_batches(clickhouse::Client& client,
       [&] { return refresh_matches(client, ranges, true); }));
   const double match_ms =
       ms_between(match_start, Clock::now()) / static_cast<double>(inserted.size());
-  for (const InsertedBatch& one : inserted) {
-    TP_RETURN_IF_ERROR(checkpoint(client, one, match_ms));
-  }
-  return {};
+  return checkpoint(client, inserted, match_ms);
 }
 
-Status Consumer::Impl::checkpoint(clickhouse::Client& client, const InsertedBatch& inserted,
-                                  double match_ms) {
-  const Batch& batch = inserted.batch;
+Status Consumer::Impl::checkpoint(clickhouse::Client& client,
+                                  const std::vector<InsertedBatch>& inserted, double match_ms) {
   auto checkpoint_start = Clock::now();
-  uint64_t dropped = 0;
-  if (dead_letters_ != nullptr) {
-    auto written = dead_letters_->write(batch.source_id(), batch.rejects);
-    if (!written.ok()) return written.error();
-    dropped = written.value();
-  }
-
-  if (dead_letter_producer_ != nullptr && !batch.rejects.empty()) {
-    // Produced before the checkpoint: a crash between the two produces them again (at least
-    // once), never loses one.
-    for (const auto& reject : batch.rejects) {
-      TP_RETURN_IF_ERROR(
-          dead_letter_producer_->produce(options_.kafka.dead_letter_topic, batch.source_id(),
-                                         dead_letter_record(reject, batch.source_id())));
+  std::vector<uint64_t> dropped(inserted.size(), 0);
+  bool produced = false;
+  for (size_t i = 0; i < inserted.size(); ++i) {
+    const Batch& batch = inserted[i].batch;
+    if (dead_letters_ != nullptr) {
+      auto written = dead_letters_->write(batch.source_id(), batch.rejects);
+      if (!written.ok()) return written.error();
+      dropped[i] = written.value();
     }
-    TP_RETURN_IF_ERROR(dead_letter_producer_->flush(std::chrono::seconds(30)));
+    if (dead_letter_producer_ != nullptr) {
+      // Produced before the checkpoint: a crash between the two produces them again (at least
+      // once), never loses one.
+      for (const auto& reject : batch.rejects) {
+        TP_RETURN_IF_ERROR(
+            dead_letter_producer_->produce(options_.kafka.dead_letter_topic, batch.source_id(),
+                                           dead_letter_record(reject, batch.source_id())));
+        produced = true;
+      }
+    }
   }
+  if (produced) TP_RETURN_IF_ERROR(dead_letter_producer_->flush(std::chrono::seconds(30)));
 
-  // The batch row is the checkpoint: written last, so a crash before it replays the batch.
-  const std::string row = checkpoint_row(inserted, run_id_);
-  TP_RETURN_IF_ERROR(retrier_.run(fmt::format("checkpoint of {}", batch.source_id()), [&] {
-    return timed_insert(client, "ingest_batches", "JSONEachRow", row, "batch:" + inserted.token);
+  // The batch rows are the checkpoints: written last, in one insert, so a crash before it
+  // replays the batches.
+  std::string rows;
+  std::vector<std::string> tokens;
+  for (const InsertedBatch& one : inserted) {
+    rows += checkpoint_row(one, run_id_);
+    tokens.push_back(one.token);
+  }
+  const std::string& first = inserted.front().batch.source_id();
+  TP_RETURN_IF_ERROR(retrier_.run(fmt::format("checkpoint of {}", first), [&] {
+    return timed_insert(client, "ingest_batches", "JSONEachRow", rows,
+                        "batch:" + group_token(tokens));
   }));
-  if (const int32_t partition = batch.position.kafka_partition; partition >= 0) {
-    // For lag tools: ClickHouse's checkpoint is the truth, Kafka's commit follows it.
-    kafka_->commit(partition, static_cast<int64_t>(batch.position.end_offset));
-    std::lock_guard lock(stats_->mutex);
-    auto owned = stats_->kafka_partitions.find(partition);
-    if (owned != stats_->kafka_partitions.end()) {
-      owned->second.committed = static_cast<int64_t>(batch.position.end_offset);
+  const double checkpoint_ms = ms_between(checkpoint_start, Clock::now());
+
+  for (size_t i = 0; i < inserted.size(); ++i) {
+    const InsertedBatch& one = inserted[i];
+    const Batch& batch = one.batch;
+    if (const int32_t partition = batch.position.kafka_partition; partition >= 0) {
+      // For lag tools: ClickHouse's checkpoint is the truth, Kafka's commit follows it.
+      kafka_->commit(partition, static_cast<int64_t>(batch.position.end_offset));
+      std::lock_guard lock(stats_->mutex);
+      auto owned = stats_->kafka_partitions.find(partition);
+      if (owned != stats_->kafka_partitions.end()) {
+        owned->second.committed = static_cast<int64_t>(batch.position.end_offset);
+      }
     }
+    spdlog::debug(
+        "batch of {} lines ({}): lookup {:.0f} ms, encode+insert {:.0f} ms, matches {:.0f} ms "
+        "(its share), checkpoints {:.0f} ms, inserted to checkpointed {:.0f} ms",
+        batch.read.lines, batch.source_id(), ms_between(one.started, one.lookup_done),
+        ms_between(one.lookup_done, one.insert_done), match_ms, checkpoint_ms,
+        ms_between(one.insert_done, Clock::now()));
+    summary_.counters += one.counters;
+    summary_.dead_letters_dropped += dropped[i];
+    ++summary_.batches;
+    stats_->add(one.counters);
+    stats_->dead_letters_dropped.fetch_add(dropped[i], std::memory_order_relaxed);
   }
-
-  spdlog::debug(
-      "batch of {} lines: lookup {:.0f} ms, encode+insert {:.0f} ms, matches {:.0f} ms (its "
-      "share), checkpoint {:.0f} ms, inserted to checkpointed {:.0f} ms",
-      batch.read.lines, ms_between(inserted.started, inserted.lookup_done),
-      ms_between(inserted.lookup_done, inserted.insert_done), match_ms,
-      ms_between(checkpoint_start, Clock::now()), ms_between(inserted.insert_done, Clock::now()));
-  summary_.counters += inserted.counters;
-  summary_.dead_letters_dropped += dropped;
-  ++summary_.batches;
-
-  stats_->add(inserted.counters);
-  stats_->dead_letters_dropped.fetch_add(dropped, std::memory_order_relaxed);
   const int64_t now = now_ms();
-  stats_->lag_ms.store(now - batch.first_read_wall_ms, std::memory_order_relaxed);
+  int64_t first_read_ms = now;
+  for (const InsertedBatch& one : inserted) {
+    first_read_ms = std::min(first_read_ms, one.batch.first_read_wall_ms);
+  }
+  stats_->lag_ms.store(now - first_read_ms, std::memory_order_relaxed);
   stats_->last_commit_ms.store(now, std::memory_order_relaxed);
-  stats_->batches.fetch_add(1, std::memory_order_release);
+  stats_->batches.fetch_add(inserted.size(), std::memory_order_release);
   return {};
 }
 

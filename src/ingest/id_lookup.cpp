@@ -7,22 +7,25 @@
 
 namespace tp::ingest {
 
-Result<StoredRows> find_stored(clickhouse::Client& client, const Batch& batch, int64_t lookback_ms,
-                               size_t ids_per_query) {
+Result<StoredRows> find_stored(clickhouse::Client& client, std::span<const Batch> batches,
+                               int64_t lookback_ms, size_t ids_per_query) {
   StoredRows stored;
-  if (batch.events.empty()) return stored;
   int64_t lo = INT64_MAX, hi = INT64_MIN;
-  for (const auto& pending : batch.events) {
-    lo = std::min(lo, pending.decoded.event.ts_ms);
-    hi = std::max(hi, pending.decoded.event.ts_ms);
+  std::vector<std::string_view> all_ids;
+  for (const Batch& batch : batches) {
+    for (const auto& pending : batch.events) {
+      lo = std::min(lo, pending.decoded.event.ts_ms);
+      hi = std::max(hi, pending.decoded.event.ts_ms);
+      all_ids.push_back(pending.decoded.event.event_id);
+    }
   }
+  if (all_ids.empty()) return stored;
   // Each query scans the whole time range: the fewer queries the better.
-  const size_t chunk = ids_per_query == 0 ? batch.events.size() : ids_per_query;
-  for (size_t from = 0; from < batch.events.size(); from += chunk) {
-    const size_t to = std::min(batch.events.size(), from + chunk);
-    std::vector<std::string_view> ids;
-    ids.reserve(to - from);
-    for (size_t i = from; i < to; ++i) ids.push_back(batch.events[i].decoded.event.event_id);
+  const size_t chunk = ids_per_query == 0 ? all_ids.size() : ids_per_query;
+  for (size_t from = 0; from < all_ids.size(); from += chunk) {
+    const size_t to = std::min(all_ids.size(), from + chunk);
+    std::vector<std::string_view> ids(all_ids.begin() + static_cast<std::ptrdiff_t>(from),
+                                      all_ids.begin() + static_cast<std::ptrdiff_t>(to));
     auto rows = client.query_json_rows_with_values(
         "SELECT event_id AS id, content_hash, source_id, source_offset FROM events "
         "WHERE ts >= {lo:DateTime64(3, 'UTC')} AND ts <= {hi:DateTime64(3, 'UTC')} "

@@ -3,6 +3,7 @@
 // consumers) stored, and what that makes of each of the batch's events.
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "clickhouse/client.h"
@@ -15,11 +16,11 @@ namespace tp::ingest {
 // Ids per lookup over HTTP: keeps each request's parameter (and URL) moderate.
 inline constexpr size_t kHttpLookupChunk = 5000;
 
-// The rows the database holds for the batch's ids, searched within the batch's event-time range
+// The rows the database holds for the batches' ids, searched within their event-time range
 // widened by `lookback_ms` (redeliveries carry the same timestamp; the margin catches
-// conflicting copies whose timestamps differ). `ids_per_query` 0: one query for the batch.
-Result<StoredRows> find_stored(clickhouse::Client& client, const Batch& batch, int64_t lookback_ms,
-                               size_t ids_per_query);
+// conflicting copies whose timestamps differ). `ids_per_query` 0: one query for all of them.
+Result<StoredRows> find_stored(clickhouse::Client& client, std::span<const Batch> batches,
+                               int64_t lookback_ms, size_t ids_per_query);
 
 // Splits the batch's events into those to insert and the duplicates of stored rows (counted in
 // `counters`, with the conflicting ones). A row a killed run of ours stored past this source's

@@ -27,11 +27,16 @@ struct IngestStats {
   std::atomic<uint64_t> lines_read{0};  // non-blank lines read, committed or not (read rate)
   std::atomic<uint64_t> dead_letters_dropped{0};  // refused lines not written (file at its cap)
   std::atomic<uint64_t> batches{0};     // committed batches
+  // Lines of the batches whose insert landed, checkpointed or not: their events are in the
+  // revenue, funnel and top-item panels (wait times and turnover follow at the checkpoint).
+  std::atomic<uint64_t> stored_lines{0};
+  std::atomic<uint64_t> stored_batches{0};   // … and those batches (the page refreshes on each)
   std::atomic<uint64_t> insert_failures{0};  // failed database attempts of the consumer
   std::atomic<uint64_t> database_retries{0};  // … of them, those tried again (transient)
   std::atomic<int64_t> last_commit_ms{0};    // wall clock of the last committed batch
   std::atomic<int64_t> last_read_ms{0};      // wall clock of the last line read
-  std::atomic<int64_t> lag_ms{0};  // read-to-commit delay of the last batch's oldest line
+  std::atomic<int64_t> lag_ms{0};            // read-to-commit delay of the oldest line the last
+                                             // checkpoint covered
   std::atomic<bool> running{false};
 
   // Rejections by reason code; guarded by mutex (rare path).

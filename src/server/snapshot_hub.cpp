@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -156,6 +157,7 @@ json SnapshotHub::ingest_json() {
       {"running", s.running.load()},
       {"lines_read", s.lines_read.load()},
       {"batches", s.batches.load()},
+      {"stored_lines", s.stored_lines.load()},
       {"events_per_sec", std::round(rate * 10) / 10},
       {"lag_ms", s.lag_ms.load()},
       {"last_commit_at", last_commit > 0 ? json(format_iso_ms(last_commit)) : json(nullptr)},
@@ -186,6 +188,9 @@ json SnapshotHub::ingest_json() {
 
 json SnapshotHub::compute(clickhouse::Client& client, const std::string& restaurant_id) {
   int64_t as_of = now_ms();
+  // The consumer's counters before the panels' queries: every line they count as stored is in
+  // the panels (read after, a batch inserted meanwhile would be counted and not shown).
+  json ingest = ingest_json();
   json panels = json::object();
   json error = nullptr;
   auto started = std::chrono::steady_clock::now();
@@ -205,12 +210,14 @@ json SnapshotHub::compute(clickhouse::Client& client, const std::string& restaur
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   latencies_.observe("stream", ms);
+  spdlog::debug("live snapshot{}: {:.0f} ms", restaurant_id.empty() ? "" : " of " + restaurant_id,
+                ms);
   json snapshot = {
       {"as_of", format_iso_ms(as_of)},
       {"generated_at", format_iso_ms(now_ms())},
       {"restaurant_id", restaurant_id.empty() ? json(nullptr) : json(restaurant_id)},
       {"panels", std::move(panels)},
-      {"ingest", ingest_json()},
+      {"ingest", std::move(ingest)},
   };
   if (!error.is_null()) snapshot["error"] = std::move(error);
   return snapshot;
@@ -219,17 +226,23 @@ json SnapshotHub::compute(clickhouse::Client& client, const std::string& restaur
 void SnapshotHub::run() {
   std::unique_ptr<clickhouse::Client> client;  // this thread's own session
   int64_t last_connect_attempt = 0;
+  // How long the last round of snapshots took: news waits at least twice that from the start
+  // of the last one, so that the thread computes at most half the time (a large database or
+  // many filters slow the page's updates rather than take a core).
+  int64_t round_ms = 0;
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     // Which filters are due: new ones, heartbeats, and those behind the batch counter.
     int64_t now = steady_ms();
-    uint64_t batches = stats_->batches.load();
+    // A snapshot after each insert (revenue, funnel, top items) and each checkpoint (the rest).
+    uint64_t batches = stats_->batches.load() + stats_->stored_batches.load();
     std::vector<std::string> due;
     int64_t wait_ms = timing_.poll_ms;
+    const int64_t news_interval_ms = std::max(timing_.min_interval_ms, 2 * round_ms);
     for (auto& [filter, channel] : channels_) {
       int64_t since = now - channel.last_ms;
       bool heartbeat = channel.version == 0 || since >= timing_.heartbeat_ms;
-      bool news = batches != channel.last_batches && since >= timing_.min_interval_ms;
+      bool news = batches != channel.last_batches && since >= news_interval_ms;
       if (heartbeat || news) due.push_back(filter);
     }
     if (due.empty()) {
@@ -278,13 +291,13 @@ void SnapshotHub::run() {
     }
 
     lock.lock();
-    int64_t done = steady_ms();
+    round_ms = steady_ms() - now;
     for (auto& [filter, text] : results) {
       auto it = channels_.find(filter);
       if (it == channels_.end()) continue;  // its last page left meanwhile
       it->second.event = std::move(text);
       ++it->second.version;
-      it->second.last_ms = done;
+      it->second.last_ms = now;  // when this one began: one per min_interval_ms, start to start
       it->second.last_batches = batches;
     }
     changed_.notify_all();

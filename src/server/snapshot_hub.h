@@ -1,7 +1,7 @@
 #pragma once
 // The live page's data: one thread computes a snapshot of all six panels per tick (after each
-// committed batch, at most every 250 ms, and at least every 2 s) and hands the same text to
-// every connected page, so N pages cost one set of queries, not N.
+// insert and each checkpoint of the consumer, at most every 250 ms, and at least every 2 s) and
+// hands the same text to every connected page, so N pages cost one set of queries, not N.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -36,7 +36,8 @@ struct MetricsBackend {
 // Tick timing of the snapshot thread.
 struct SnapshotTiming {
   int64_t heartbeat_ms = 2000;    // a snapshot at least this often, even with nothing new
-  int64_t min_interval_ms = 250;  // at most one snapshot per filter this often
+  int64_t min_interval_ms = 250;  // at most one snapshot per filter this often (start to start;
+                                  // and at most half the thread's time computing)
   int64_t poll_ms = 50;           // how often the thread looks at the batch counter
 };
 
@@ -117,7 +118,7 @@ class SnapshotHub {
     uint64_t version = 0;
     std::shared_ptr<const std::string> event;
     int64_t last_ms = 0;        // steady clock of the last snapshot
-    uint64_t last_batches = 0;  // stats->batches seen by the last snapshot
+    uint64_t last_batches = 0;  // stats->batches + stored_batches seen by the last snapshot
   };
 
   void run();

@@ -160,7 +160,7 @@ TEST(IdLookup, SearchesTheBatchsTimeRangeWidenedByTheLookbackInChunks) {
   for (int i = 0; i < 5; ++i) {
     batch.events.push_back(pending(fmt::format("e{}", i), 1'800'000'000'000 + i * 1000, i, 1));
   }
-  auto stored = find_stored(client, batch, 3'600'000, 2);
+  auto stored = find_stored(client, {&batch, 1}, 3'600'000, 2);
   ASSERT_TRUE(stored.ok());
   ASSERT_EQ(client.queries.size(), 3u);  // 2 + 2 + 1 ids
   EXPECT_EQ(client.queries[2].second, (std::vector<std::string>{"e4"}));
@@ -168,7 +168,7 @@ TEST(IdLookup, SearchesTheBatchsTimeRangeWidenedByTheLookbackInChunks) {
   EXPECT_EQ(params[0].second, format_clickhouse_ms(1'800'000'000'000 - 3'600'000));
   EXPECT_EQ(params[1].second, format_clickhouse_ms(1'800'000'004'000 + 3'600'000));
   client.queries.clear();
-  ASSERT_TRUE(find_stored(client, batch, 0, 0).ok());
+  ASSERT_TRUE(find_stored(client, {&batch, 1}, 0, 0).ok());
   EXPECT_EQ(client.queries.size(), 1u);  // 0: the whole batch at once
 }
 

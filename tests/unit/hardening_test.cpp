@@ -95,12 +95,17 @@ TEST(CliFlags, ServeTakesAndChecksTheConsumerFlagsOfIngest) {
     EXPECT_EQ(result.status, 2) << command << "\n" << result.out;
     EXPECT_NE(result.out.find("Not/AZone"), std::string::npos) << command << "\n" << result.out;
   }
-  // The one default that differs by command is stated in each one's help.
+  // The defaults that differ by command are stated in each one's help: serve's batches are
+  // younger (its page's freshness), ingest's larger (less CPU per event).
   auto ingest_help = test::run_command(test::tablepulse_binary() + " ingest --help");
   EXPECT_NE(ingest_help.out.find("default 5m, forever with --follow"), std::string::npos)
       << ingest_help.out;
+  EXPECT_NE(ingest_help.out.find("--batch-ms INT:INT in [1 - 3600000]=1000"), std::string::npos)
+      << ingest_help.out;
   auto serve_help = test::run_command(test::tablepulse_binary() + " serve --help");
   EXPECT_NE(serve_help.out.find("or forever; default forever"), std::string::npos)
+      << serve_help.out;
+  EXPECT_NE(serve_help.out.find("--batch-ms INT:INT in [1 - 3600000]=250"), std::string::npos)
       << serve_help.out;
 }
 

@@ -628,6 +628,37 @@ TEST(ServerStream, NewBatchTriggersASnapshotAndFiltersAreSeparate) {
   EXPECT_EQ(bad->status, 400);
 }
 
+// A snapshot's consumer counters are read before its panels' queries: a batch that lands while
+// they run is counted by the next snapshot (which its news brings), not by this one, whose
+// panels may lack it. Read after the queries, the page counted lines it did not show yet.
+TEST(ServerStream, ASnapshotCountsOnlyWhatItsPanelsCanInclude) {
+  FakeFactory factory;
+  FakeBackend fake;
+  server::ServerOptions options;
+  options.timing.heartbeat_ms = 60000;  // only news makes a snapshot after the first
+  auto stats = std::make_shared<ingest::IngestStats>();
+  server::MetricsBackend backend = fake.backend();
+  std::atomic<bool> landed{false};
+  backend.run_metric = [&, run_metric = backend.run_metric](clickhouse::Client& client,
+                                                            const query::MetricRequest& request) {
+    if (!landed.exchange(true)) {  // a batch is stored and checkpointed during the first queries
+      stats->stored_lines += 7;
+      stats->stored_batches += 1;
+      stats->inserted += 7;
+      stats->batches += 1;
+    }
+    return run_metric(client, request);
+  };
+  RunningServer running(factory, backend, options, stats);
+  auto client = running.client();
+  auto snapshots = read_snapshots(client, "/api/v1/stream", 2, 5s);
+  ASSERT_EQ(snapshots.size(), 2u);
+  EXPECT_EQ(snapshots[0]["ingest"]["inserted"], 0);
+  EXPECT_EQ(snapshots[0]["ingest"]["stored_lines"], 0);
+  EXPECT_EQ(snapshots[1]["ingest"]["inserted"], 7);
+  EXPECT_EQ(snapshots[1]["ingest"]["stored_lines"], 7);
+}
+
 TEST(ServerStream, GoneClientsAreForgottenAndStopEndsStreams) {
   FakeFactory factory;
   FakeBackend fake;
