@@ -99,6 +99,8 @@ class Consumer::Impl : public source::PartitionListener {
   // Messages the owned partitions hold past what was read (from the watermarks of the last
   // fetches; no broker round trip).
   uint64_t kafka_backlog();
+  // The offset after the last message of `partition` read so far (its checkpoint if none).
+  uint64_t kafka_read_end(int32_t partition) const;
   // Waits until every batch handed over is checkpointed (the stages restart empty).
   Status drain_stages();
   // The partitions' high watermarks and state into stats_ (/metrics, the page).
@@ -457,8 +459,7 @@ Status Consumer::Impl::add_kafka_message(const source::KafkaMessage& message) {
   }
   const uint64_t offset = static_cast<uint64_t>(message.offset);
   if (batch.empty()) {
-    const uint64_t expected = batch.position.end_offset > 0 ? batch.position.end_offset
-                                                            : kafka_committed_[message.partition];
+    const uint64_t expected = kafka_read_end(message.partition);
     if (offset > expected && expected > 0) {
       spdlog::warn(
           "{}: offsets {}..{} are gone (the topic's retention or compaction) before "
@@ -507,13 +508,19 @@ Status Consumer::Impl::hand_over_partitions(bool keep_polling) {
 uint64_t Consumer::Impl::kafka_backlog() {
   uint64_t backlog = 0;
   for (const auto& [partition, high] : kafka_->high_watermarks()) {
-    auto batch = kafka_batches_.find(partition);
-    const uint64_t read = batch != kafka_batches_.end() && batch->second.position.end_offset > 0
-                              ? batch->second.position.end_offset
-                              : kafka_committed_[partition];
+    const uint64_t read = kafka_read_end(partition);
     if (high > 0 && static_cast<uint64_t>(high) > read) backlog += high - read;
   }
   return backlog;
+}
+
+uint64_t Consumer::Impl::kafka_read_end(int32_t partition) const {
+  auto batch = kafka_batches_.find(partition);
+  if (batch != kafka_batches_.end() && batch->second.position.end_offset > 0) {
+    return batch->second.position.end_offset;
+  }
+  auto committed = kafka_committed_.find(partition);
+  return committed == kafka_committed_.end() ? 0 : committed->second;
 }
 
 Status Consumer::Impl::submit_polling(BatchGroup&& group) {
@@ -845,9 +852,12 @@ Status Consumer::Impl::checkpoint(clickhouse::Client& client,
   }));
   const double checkpoint_ms = ms_between(checkpoint_start, Clock::now());
 
+  const int64_t now = now_ms();
+  int64_t first_read_ms = now;
   for (size_t i = 0; i < inserted.size(); ++i) {
     const InsertedBatch& one = inserted[i];
     const Batch& batch = one.batch;
+    first_read_ms = std::min(first_read_ms, batch.first_read_wall_ms);
     if (const int32_t partition = batch.position.kafka_partition; partition >= 0) {
       // For lag tools: ClickHouse's checkpoint is the truth, Kafka's commit follows it.
       kafka_->commit(partition, static_cast<int64_t>(batch.position.end_offset));
@@ -868,11 +878,6 @@ Status Consumer::Impl::checkpoint(clickhouse::Client& client,
     ++summary_.batches;
     stats_->add(one.counters);
     stats_->dead_letters_dropped.fetch_add(dropped[i], std::memory_order_relaxed);
-  }
-  const int64_t now = now_ms();
-  int64_t first_read_ms = now;
-  for (const InsertedBatch& one : inserted) {
-    first_read_ms = std::min(first_read_ms, one.batch.first_read_wall_ms);
   }
   stats_->lag_ms.store(now - first_read_ms, std::memory_order_relaxed);
   stats_->last_commit_ms.store(now, std::memory_order_relaxed);
