@@ -8,7 +8,9 @@ With --kafka the writer sends the lines to a topic of a private broker
 (scripts/kafka-test-broker.sh) through Kafka's console producer instead, and serve reads it with
 --kafka: produce-to-page latency.
 Usage: python3 bench/freshness.py [--kafka] [RATE ...]   (default: 1000 5000; 20 s each)
-FRESHNESS_SERVE_ARGS="--batch-ms 1000" adds options to serve's command line."""
+FRESHNESS_SERVE_ARGS="--batch-ms 1000" adds options to serve's command line;
+FRESHNESS_SERVE_LOG=PREFIX keeps serve's debug log (-v: each batch's and each snapshot's timings)
+of each rate in PREFIX-RATE.log."""
 import json
 import os
 import socket
@@ -23,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build", "tablepulse")
 DURATION = float(os.environ.get("FRESHNESS_SECONDS", "20"))
 SERVE_ARGS = os.environ.get("FRESHNESS_SERVE_ARGS", "").split()
+SERVE_LOG = os.environ.get("FRESHNESS_SERVE_LOG")
 
 
 def free_port():
@@ -77,8 +80,10 @@ def run(rate, work, broker=None):
         topic = broker.topic(f"fresh-{rate}")
         reading = ["--kafka", broker.bootstrap, "--topic", topic]
         producer = broker.producer(topic)
-    serve = subprocess.Popen([BIN, "serve", "--db", db, "--listen", f"127.0.0.1:{port}"] +
-                             reading + SERVE_ARGS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serve = subprocess.Popen([BIN] + (["-v"] if SERVE_LOG else []) + ["serve", "--db", db, "--listen", f"127.0.0.1:{port}"] +
+                             reading + SERVE_ARGS, stdout=subprocess.DEVNULL,
+                             stderr=open(f"{SERVE_LOG}-{rate}.log", "wb") if SERVE_LOG
+                             else subprocess.DEVNULL)
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)

@@ -36,6 +36,10 @@ using Clock = BatchClock;
 
 constexpr int64_t kMatchRangeGapMs = 600'000;  // a batch's events further apart than this
 constexpr size_t kMaxMatchRanges = 8;          // … are refreshed as separate ranges, up to 8
+// The matcher waits this long for more inserted batches at least: the match step is the
+// costliest fixed cost of a batch, and wait times and turnover (which it feeds) need no
+// faster refresh; revenue, funnel and top items follow each insert (DESIGN §7).
+constexpr int64_t kMatchLingerMs = 1000;
 
 double ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
@@ -166,11 +170,13 @@ class Consumer::Impl : public source::PartitionListener {
   // the database accepts): the reader decodes batch N+2 while the committer inserts batch N+1
   // (one batch waits for it) and the matcher runs the match step and checkpoints of the
   // groups inserted before (up to 4 wait for it, their events already dropped; it lingers
-  // up to --batch-ms for them, since a step costs 80-300 ms of CPU even for a few events: a
-  // live stream gets about one step per two batches, a bulk load larger steps). Match steps
-  // run in batch order, each after its batches' inserts (docs/DESIGN.md §6a).
+  // up to --batch-ms, and at least kMatchLingerMs, for them, since a step costs 80-300 ms of
+  // CPU even for a few events: a live stream gets about one step a second whatever its insert
+  // cadence, a bulk load larger steps). Match steps run in batch order, each after its
+  // batches' inserts (docs/DESIGN.md §6a).
   Stage<std::vector<InsertedBatch>> matcher_{
-      factory_, 4, std::chrono::milliseconds(options_.batch_max_age_ms),
+      factory_, 4,
+      std::chrono::milliseconds(std::max<int64_t>(options_.batch_max_age_ms, kMatchLingerMs)),
       [this](clickhouse::Client& client, std::vector<std::vector<InsertedBatch>>& groups) {
         std::vector<InsertedBatch> batches;
         for (auto& group : groups) {
@@ -764,8 +770,9 @@ Status Consumer::Impl::commit(clickhouse::Client& client, BatchGroup& group) {
   late_.apply(*late);
   uint64_t lines = 0;
   for (const Batch& batch : batches) lines += batch.read.lines;
+  stats_->stored_batches.fetch_add(batches.size());
+  std::atomic_thread_fence(std::memory_order_release);  // the count before the lines (stats.h)
   stats_->stored_lines.fetch_add(lines, std::memory_order_relaxed);
-  stats_->stored_batches.fetch_add(batches.size(), std::memory_order_release);
 
   std::vector<InsertedBatch> inserted(batches.size());
   const auto insert_done = Clock::now();
@@ -852,6 +859,8 @@ Status Consumer::Impl::checkpoint(clickhouse::Client& client,
   }));
   const double checkpoint_ms = ms_between(checkpoint_start, Clock::now());
 
+  stats_->batches.fetch_add(inserted.size());
+  std::atomic_thread_fence(std::memory_order_release);  // the count before the counters (stats.h)
   const int64_t now = now_ms();
   int64_t first_read_ms = now;
   for (size_t i = 0; i < inserted.size(); ++i) {
@@ -881,7 +890,6 @@ Status Consumer::Impl::checkpoint(clickhouse::Client& client,
   }
   stats_->lag_ms.store(now - first_read_ms, std::memory_order_relaxed);
   stats_->last_commit_ms.store(now, std::memory_order_relaxed);
-  stats_->batches.fetch_add(inserted.size(), std::memory_order_release);
   return {};
 }
 

@@ -26,11 +26,15 @@ struct IngestStats {
 #undef TP_COUNTER_ATOMIC
   std::atomic<uint64_t> lines_read{0};  // non-blank lines read, committed or not (read rate)
   std::atomic<uint64_t> dead_letters_dropped{0};  // refused lines not written (file at its cap)
-  std::atomic<uint64_t> batches{0};     // committed batches
+  // Committed batches. Bumped before the counters above, behind a release fence, so a reader
+  // that sees a batch's counters (and then fences) sees its count: the live page reuses a
+  // checkpointed panel only while this count is unchanged since the panel was computed.
+  std::atomic<uint64_t> batches{0};
   // Lines of the batches whose insert landed, checkpointed or not: their events are in the
   // revenue, funnel and top-item panels (wait times and turnover follow at the checkpoint).
   std::atomic<uint64_t> stored_lines{0};
-  std::atomic<uint64_t> stored_batches{0};   // … and those batches (the page refreshes on each)
+  // … and those batches; bumped before stored_lines in the same way as `batches`.
+  std::atomic<uint64_t> stored_batches{0};
   std::atomic<uint64_t> insert_failures{0};  // failed database attempts of the consumer
   std::atomic<uint64_t> database_retries{0};  // … of them, those tried again (transient)
   std::atomic<int64_t> last_commit_ms{0};    // wall clock of the last committed batch

@@ -37,15 +37,16 @@ struct MetricInfo {
   std::string_view name;      // CLI/API name
   std::string_view sql_file;  // sql/queries/<file>.sql
   int64_t default_window_ms;  // the spec's W
+  DataMoment moment;          // what its SQL reads: the events, or what the checkpoint follows
 };
 
 constexpr MetricInfo kMetrics[] = {
-    {Metric::kRevenue, "revenue", "revenue", 5 * 60'000},
-    {Metric::kFunnel, "funnel", "funnel", 60 * 60'000},
-    {Metric::kTopItems, "top-items", "top_items", 30 * 60'000},
-    {Metric::kWaitTimes, "wait-times", "wait_times", 60 * 60'000},
-    {Metric::kTurnover, "turnover", "turnover", 60 * 60'000},
-    {Metric::kDataQuality, "data-quality", "data_quality", 60 * 60'000},
+    {Metric::kRevenue, "revenue", "revenue", 5 * 60'000, DataMoment::kStored},
+    {Metric::kFunnel, "funnel", "funnel", 60 * 60'000, DataMoment::kStored},
+    {Metric::kTopItems, "top-items", "top_items", 30 * 60'000, DataMoment::kStored},
+    {Metric::kWaitTimes, "wait-times", "wait_times", 60 * 60'000, DataMoment::kCheckpointed},
+    {Metric::kTurnover, "turnover", "turnover", 60 * 60'000, DataMoment::kCheckpointed},
+    {Metric::kDataQuality, "data-quality", "data_quality", 60 * 60'000, DataMoment::kCheckpointed},
 };
 
 const MetricInfo& info(Metric metric) {
@@ -92,6 +93,8 @@ std::optional<Metric> parse_metric(std::string_view name) {
 }
 
 int64_t default_window_ms(Metric metric) { return info(metric).default_window_ms; }
+
+DataMoment data_moment(Metric metric) { return info(metric).moment; }
 
 Result<MetricQuery> build_metric_query(const MetricRequest& request) {
   int64_t window = request.window_ms.value_or(default_window_ms(request.metric));

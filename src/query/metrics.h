@@ -26,6 +26,12 @@ std::optional<Metric> parse_metric(std::string_view name);
 // The spec's default window W (5 min for revenue, 30 min top-items, 60 min the others).
 int64_t default_window_ms(Metric metric);
 
+// When a batch's events reach a metric: at their insert (it reads the events), or at the
+// batch's checkpoint (it reads the matches of the match step before it, or the checkpoint
+// rows). The live page recomputes a panel only when its moment has news.
+enum class DataMoment { kStored, kCheckpointed };
+DataMoment data_moment(Metric metric);
+
 // One metric question: what, at which instant, over which window.
 struct MetricRequest {
   Metric metric = Metric::kRevenue;

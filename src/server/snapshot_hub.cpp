@@ -186,32 +186,64 @@ json SnapshotHub::ingest_json() {
   return out;
 }
 
-json SnapshotHub::compute(clickhouse::Client& client, const std::string& restaurant_id) {
+json SnapshotHub::compute(clickhouse::Client& client, const std::string& restaurant_id,
+                          PanelCache* cache) {
   int64_t as_of = now_ms();
   // The consumer's counters before the panels' queries: every line they count as stored is in
   // the panels (read after, a batch inserted meanwhile would be counted and not shown).
   json ingest = ingest_json();
+  // Then the batch counts (bumped before the counters, stats.h): a count equal to the one a
+  // cached panel was computed after means no batch the counters include is missing from it.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const uint64_t stored_batches = stats_->stored_batches.load();
+  const uint64_t checkpointed_batches = stats_->batches.load();
+  const int64_t now = steady_ms();
+  // Per moment: the cached group if nothing of it has news (and it is younger than the
+  // heartbeat, for the sliding windows), else a group to fill now.
+  auto next_group = [&](const PanelCache::Group* cached, uint64_t batches) {
+    if (cached != nullptr && cached->computed_ms != INT64_MIN && cached->batches == batches &&
+        now - cached->computed_ms < timing_.heartbeat_ms) {
+      return *cached;
+    }
+    return PanelCache::Group{batches, now, json::object()};
+  };
+  PanelCache next{next_group(cache ? &cache->stored : nullptr, stored_batches),
+                  next_group(cache ? &cache->checkpointed : nullptr, checkpointed_batches)};
   json panels = json::object();
   json error = nullptr;
+  int queries = 0;
   auto started = std::chrono::steady_clock::now();
   for (const auto& endpoint : metric_endpoints()) {
+    const std::string name(endpoint.name);
+    PanelCache::Group& group = query::data_moment(endpoint.metric) == query::DataMoment::kStored
+                                   ? next.stored
+                                   : next.checkpointed;
+    if (auto it = group.panels.find(name); it != group.panels.end()) {
+      panels[name] = *it;
+      continue;
+    }
     query::MetricRequest request;
     request.metric = endpoint.metric;
     request.as_of_ms = as_of;
     if (!restaurant_id.empty()) request.restaurant_id = restaurant_id;
     auto result = backend_.run_metric(client, request);
+    ++queries;
     if (!result.ok()) {
       note_query_error(result.error());
       error = error_json(result.error());
       break;
     }
-    panels[std::string(endpoint.name)] = std::move(result.value());
+    group.panels[name] = result.value();
+    panels[name] = std::move(result.value());
   }
+  // A failed snapshot leaves the cache as it was: the next one computes what failed again.
+  if (cache != nullptr && error.is_null()) *cache = std::move(next);
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  latencies_.observe("stream", ms);
-  spdlog::debug("live snapshot{}: {:.0f} ms", restaurant_id.empty() ? "" : " of " + restaurant_id,
-                ms);
+  if (queries > 0) latencies_.observe("stream", ms);
+  spdlog::debug("live snapshot{}: {} of {} panels in {:.0f} ms",
+                restaurant_id.empty() ? "" : " of " + restaurant_id, queries,
+                metric_endpoints().size(), ms);
   json snapshot = {
       {"as_of", format_iso_ms(as_of)},
       {"generated_at", format_iso_ms(now_ms())},
@@ -226,10 +258,12 @@ json SnapshotHub::compute(clickhouse::Client& client, const std::string& restaur
 void SnapshotHub::run() {
   std::unique_ptr<clickhouse::Client> client;  // this thread's own session
   int64_t last_connect_attempt = 0;
-  // How long the last round of snapshots took: news waits at least twice that from the start
-  // of the last one, so that the thread computes at most half the time (a large database or
-  // many filters slow the page's updates rather than take a core).
-  int64_t round_ms = 0;
+  // How long a round of snapshots takes, on average (a quarter weight to the newest round, as
+  // rounds after inserts alone compute half the panels): news waits at least twice that from
+  // the start of the last one, so that the thread computes at most half the time (a large
+  // database or many filters slow the page's updates rather than take a core).
+  double round_ms = 0;
+  std::map<std::string, PanelCache> caches;  // by filter: the panels of its last snapshot
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     // Which filters are due: new ones, heartbeats, and those behind the batch counter.
@@ -238,7 +272,8 @@ void SnapshotHub::run() {
     uint64_t batches = stats_->batches.load() + stats_->stored_batches.load();
     std::vector<std::string> due;
     int64_t wait_ms = timing_.poll_ms;
-    const int64_t news_interval_ms = std::max(timing_.min_interval_ms, 2 * round_ms);
+    const int64_t news_interval_ms =
+        std::max(timing_.min_interval_ms, static_cast<int64_t>(2 * round_ms));
     for (auto& [filter, channel] : channels_) {
       int64_t since = now - channel.last_ms;
       bool heartbeat = channel.version == 0 || since >= timing_.heartbeat_ms;
@@ -249,6 +284,7 @@ void SnapshotHub::run() {
       changed_.wait_for(lock, std::chrono::milliseconds(wait_ms));
       continue;
     }
+    std::erase_if(caches, [&](const auto& entry) { return !channels_.contains(entry.first); });
     lock.unlock();
 
     std::vector<std::pair<std::string, std::shared_ptr<const std::string>>> results;
@@ -266,7 +302,7 @@ void SnapshotHub::run() {
       json snapshot;
       if (client) {
         try {
-          snapshot = compute(*client, filter);
+          snapshot = compute(*client, filter, &caches[filter]);
         } catch (const std::exception& e) {
           // A bug in a metric must not end the live page for everyone: report it in-band.
           spdlog::error("live snapshot failed: {}", e.what());
@@ -291,7 +327,8 @@ void SnapshotHub::run() {
     }
 
     lock.lock();
-    round_ms = steady_ms() - now;
+    const auto round = static_cast<double>(steady_ms() - now);
+    round_ms = round_ms == 0 ? round : 0.75 * round_ms + 0.25 * round;
     for (auto& [filter, text] : results) {
       auto it = channels_.find(filter);
       if (it == channels_.end()) continue;  // its last page left meanwhile

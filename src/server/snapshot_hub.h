@@ -1,7 +1,9 @@
 #pragma once
 // The live page's data: one thread computes a snapshot of all six panels per tick (after each
 // insert and each checkpoint of the consumer, at most every 250 ms, and at least every 2 s) and
-// hands the same text to every connected page, so N pages cost one set of queries, not N.
+// hands the same text to every connected page, so N pages cost one set of queries, not N. A
+// snapshot after an insert recomputes only the panels an insert changes (query::data_moment)
+// and repeats the others from the last one, so the page follows each insert at half the cost.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -37,8 +39,21 @@ struct MetricsBackend {
 struct SnapshotTiming {
   int64_t heartbeat_ms = 2000;    // a snapshot at least this often, even with nothing new
   int64_t min_interval_ms = 250;  // at most one snapshot per filter this often (start to start;
-                                  // and at most half the thread's time computing)
-  int64_t poll_ms = 50;           // how often the thread looks at the batch counter
+                                  // and at most half the thread's time computing, on average)
+  int64_t poll_ms = 20;           // how often the thread looks at the batch counters
+};
+
+// The panels of one filter's last snapshot, by the moment their data changes, with the
+// consumer's count of that moment's batches read before they were computed: a panel is reused
+// while that count stands (and it is younger than the heartbeat, for the sliding windows).
+struct PanelCache {
+  struct Group {
+    uint64_t batches = 0;             // stored_batches or batches when it was computed
+    int64_t computed_ms = INT64_MIN;  // steady clock; INT64_MIN: never
+    nlohmann::ordered_json panels = nlohmann::ordered_json::object();  // name -> rows
+  };
+  Group stored;        // query::DataMoment::kStored panels
+  Group checkpointed;  // query::DataMoment::kCheckpointed panels
 };
 
 // Events per second over the last few seconds, from samples of a growing counter.
@@ -89,8 +104,10 @@ class SnapshotHub {
   // Connected subscribers, for /metrics and the connection limit.
   size_t subscriber_count() const;
 
-  // Computes one snapshot now on `client` (the snapshot thread's body; public for tests).
-  nlohmann::ordered_json compute(clickhouse::Client& client, const std::string& restaurant_id);
+  // Computes one snapshot now on `client` (the snapshot thread's body; public for tests),
+  // reusing from `cache` the panels whose data has no news, and leaving the new ones in it.
+  nlohmann::ordered_json compute(clickhouse::Client& client, const std::string& restaurant_id,
+                                 PanelCache* cache = nullptr);
 
   // The consumer's live counters as the snapshot's "ingest" object.
   nlohmann::ordered_json ingest_json();

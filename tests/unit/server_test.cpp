@@ -659,6 +659,47 @@ TEST(ServerStream, ASnapshotCountsOnlyWhatItsPanelsCanInclude) {
   EXPECT_EQ(snapshots[1]["ingest"]["stored_lines"], 7);
 }
 
+// An insert changes revenue, funnel and top items, a checkpoint wait times, turnover and data
+// quality (query::data_moment): a snapshot recomputes only the panels with news and repeats
+// the others (the fake's rows carry the instant they were computed for), at half the cost.
+TEST(ServerStream, ASnapshotRecomputesOnlyThePanelsWithNews) {
+  FakeFactory factory;
+  FakeBackend fake;
+  server::ServerOptions options;
+  options.timing.heartbeat_ms = 60000;  // only news makes a snapshot after the first
+  auto stats = std::make_shared<ingest::IngestStats>();
+  RunningServer running(factory, fake.backend(), options, stats);
+  std::thread consumer([&] {
+    std::this_thread::sleep_for(700ms);
+    stats->stored_batches += 1;  // an insert (the count first, as the consumer does)
+    stats->stored_lines += 7;
+    std::this_thread::sleep_for(700ms);
+    stats->batches += 1;  // its checkpoint
+    stats->inserted += 7;
+  });
+  auto client = running.client();
+  auto snapshots = read_snapshots(client, "/api/v1/stream", 3, 5s);
+  consumer.join();
+  ASSERT_EQ(snapshots.size(), 3u);
+  auto computed_for = [](const json& snapshot, const char* panel) {
+    return snapshot["panels"][panel][0]["as_of"].get<std::string>();
+  };
+  const std::vector<const char*> stored = {"revenue", "funnel", "top-items"};
+  const std::vector<const char*> checkpointed = {"wait-times", "turnover", "data-quality"};
+  for (const char* panel : stored) {
+    EXPECT_NE(computed_for(snapshots[1], panel), computed_for(snapshots[0], panel)) << panel;
+    EXPECT_EQ(computed_for(snapshots[2], panel), computed_for(snapshots[1], panel)) << panel;
+  }
+  for (const char* panel : checkpointed) {
+    EXPECT_EQ(computed_for(snapshots[1], panel), computed_for(snapshots[0], panel)) << panel;
+    EXPECT_NE(computed_for(snapshots[2], panel), computed_for(snapshots[1], panel)) << panel;
+  }
+  EXPECT_EQ(snapshots[1]["ingest"]["stored_lines"], 7);
+  EXPECT_EQ(snapshots[1]["ingest"]["inserted"], 0);
+  EXPECT_EQ(snapshots[2]["ingest"]["inserted"], 7);
+  EXPECT_EQ(fake.metric_calls.load(), 6 + 3 + 3);
+}
+
 TEST(ServerStream, GoneClientsAreForgottenAndStopEndsStreams) {
   FakeFactory factory;
   FakeBackend fake;
