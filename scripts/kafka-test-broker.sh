@@ -15,7 +15,9 @@
 # fetch resolves org.apache.kafka:kafka_2.13:$KAFKA_TEST_VERSION (default below) and the tool
 # classes with Maven into .deps/kafka/VERSION/lib (once; start does it when missing). start
 # formats DIR/data on first use (a later start on the same DIR keeps topics, offsets and the
-# ports), writes the bootstrap address to DIR/bootstrap, prints nothing on success and returns
+# ports), writes the bootstrap address to DIR/bootstrap and that of a second listener, which
+# takes SASL/PLAIN (SASL_PLAINTEXT) for user $KAFKA_TEST_SASL_USER with password
+# $KAFKA_TEST_SASL_PASSWORD, to DIR/sasl_bootstrap, prints nothing on success and returns
 # once the broker answers a Kafka ApiVersions request; its logs are in DIR/logs. If
 # $TP_WATCH_PID is set, a watcher stops the broker when that process exits (a crashed test
 # leaves no broker running). add-partitions adds N partitions to the topic's current count.
@@ -42,6 +44,9 @@ BROKER_JVM_OPTS=${KAFKA_TEST_JVM_OPTS:-"-Xms128m -Xmx512m -XX:+UseSerialGC -XX:+
 TOOL_JVM_OPTS="-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 START_TIMEOUT_S=${KAFKA_TEST_START_TIMEOUT:-60}
 STOP_TIMEOUT_S=20
+# The SASL listener's one user (a test broker on loopback: fixed, known credentials).
+KAFKA_TEST_SASL_USER=tablepulse
+KAFKA_TEST_SASL_PASSWORD=tp-test-secret
 
 log_fetch() { [[ -n ${KAFKA_TEST_VERBOSE:-} ]] && echo "kafka-test-broker: $*" >&2 || true; }
 
@@ -121,16 +126,18 @@ EOF
 classpath() { echo "$KAFKA_HOME/lib/*"; }
 
 write_config() {
-  local dir=$1 port=$2 controller_port=$3
+  local dir=$1 port=$2 controller_port=$3 sasl_port=$4
   mkdir -p "$dir/data" "$dir/logs"
   cat >"$dir/server.properties" <<EOF
 # Written by scripts/kafka-test-broker.sh: a single KRaft node for tests.
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,CONTROLLER://127.0.0.1:$controller_port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_TEST_SASL_USER="$KAFKA_TEST_SASL_PASSWORD";
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 log.dirs=$dir/data
@@ -185,7 +192,7 @@ EOF
 }
 
 start() {
-  local dir=$1 port=${2:-} controller_port="" cluster_id=""
+  local dir=$1 port=${2:-} controller_port="" sasl_port="" cluster_id=""
   fetch
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
@@ -200,6 +207,7 @@ start() {
     source "$dir/broker.env"
     port=${2:-$KAFKA_PORT}
     controller_port=$KAFKA_CONTROLLER_PORT
+    sasl_port=${KAFKA_SASL_PORT:-}
     cluster_id=$KAFKA_CLUSTER_ID
   else
     rm -rf "$dir/data"
@@ -208,9 +216,13 @@ start() {
     while [[ $controller_port == "$port" ]]; do controller_port=$(free_port); done
     cluster_id=$("$JAVA" $TOOL_JVM_OPTS -cp "$(classpath)" kafka.tools.StorageTool random-uuid)
   fi
-  write_config "$dir" "$port" "$controller_port"
-  printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nKAFKA_CLUSTER_ID=%s\n' \
-    "$port" "$controller_port" "$cluster_id" >"$dir/broker.env"
+  if [[ -z $sasl_port ]]; then  # also for a DIR formatted before the SASL listener existed
+    sasl_port=$(free_port)
+    while [[ $sasl_port == "$port" || $sasl_port == "$controller_port" ]]; do sasl_port=$(free_port); done
+  fi
+  write_config "$dir" "$port" "$controller_port" "$sasl_port"
+  printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nKAFKA_SASL_PORT=%s\nKAFKA_CLUSTER_ID=%s\n' \
+    "$port" "$controller_port" "$sasl_port" "$cluster_id" >"$dir/broker.env"
   if [[ ! -f $dir/data/meta.properties ]]; then
     if ! "$JAVA" $TOOL_JVM_OPTS -Dlog4j2.configurationFile="$dir/tools-log4j2.properties" \
       -cp "$(classpath)" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
@@ -220,7 +232,7 @@ start() {
       exit 1
     fi
   fi
-  rm -f "$dir/bootstrap"
+  rm -f "$dir/bootstrap" "$dir/sasl_bootstrap"
   # In a process group of its own: stop kills the whole group.
   # shellcheck disable=SC2086
   start_group "$dir/broker.pid" "$dir/watch.pid" 10 "$dir/logs/stdout.log" \
@@ -232,6 +244,7 @@ start() {
   wait_ready "$START_TIMEOUT_S" "$STARTED_PID" broker_answers "$port" || status=$?
   case $status in
     0)
+      echo "127.0.0.1:$sasl_port" >"$dir/sasl_bootstrap"
       echo "127.0.0.1:$port" >"$dir/bootstrap"
       return 0
       ;;

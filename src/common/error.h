@@ -16,7 +16,7 @@ namespace tp {
   X(kEngineLocked, "engine_locked", 5, "another process owns the embedded data directory") \
   X(kClickHouse, "clickhouse_error", 6, "ClickHouse refused a statement")                  \
   X(kUnavailable, "unavailable", 7, "ClickHouse could not be reached")                     \
-  X(kAuth, "auth_failed", 8, "ClickHouse refused the credentials")                         \
+  X(kAuth, "auth_failed", 8, "ClickHouse or a Kafka broker refused the credentials")       \
   X(kTimeout, "timeout", 9, "ClickHouse did not answer in time")                           \
   X(kProtocol, "protocol_error", 10, "an answer could not be understood")                  \
   X(kNotFound, "not_found", 11, "the named thing does not exist")                          \

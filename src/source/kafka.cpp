@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -59,6 +60,7 @@ class LogEvents : public RdKafka::EventCb {
   void event_cb(RdKafka::Event& event) override {
     switch (event.type()) {
       case RdKafka::Event::EVENT_ERROR:
+        if (event.err() == RdKafka::ERR__AUTHENTICATION) note_auth_failure(event.str());
         if (event.fatal()) {
           spdlog::error("Kafka: fatal: {}", event.str());
           fatal_.store(true);
@@ -78,9 +80,21 @@ class LogEvents : public RdKafka::EventCb {
     }
   }
   bool fatal() const { return fatal_.load(); }
+  // Why a broker refused the credentials (SASL or TLS), if one did; librdkafka itself only
+  // retries, so a start-up with wrong credentials would look like a broker that never answers.
+  std::optional<std::string> auth_failure() const {
+    std::lock_guard lock(mutex_);
+    return auth_failure_;
+  }
+  void note_auth_failure(std::string why) {
+    std::lock_guard lock(mutex_);
+    if (!auth_failure_) auth_failure_ = std::move(why);
+  }
 
  private:
   std::atomic<bool> fatal_{false};
+  mutable std::mutex mutex_;
+  std::optional<std::string> auth_failure_;  // guarded by mutex_
 };
 
 // Frees librdkafka's TopicPartition pointers when leaving a scope.
@@ -160,19 +174,37 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
     return {};
   }
 
-  // The topic exists and a broker answers, or a clear error now rather than silence later.
+  // The topic exists and a broker answers, or a clear error now rather than silence later:
+  // `auth_failed` at once if a broker refuses the credentials, `unavailable` after `timeout`.
   Status check_topic(std::chrono::milliseconds timeout) {
     std::string problem;
     std::unique_ptr<RdKafka::Topic> topic(
         RdKafka::Topic::create(consumer_.get(), options_.topic, nullptr, problem));
     if (!topic)
       return make_error(ErrorCode::kInvalidArgument, "topic {}: {}", options_.topic, problem);
-    RdKafka::Metadata* raw = nullptr;
-    auto err = consumer_->metadata(false, topic.get(), &raw, static_cast<int>(timeout.count()));
-    std::unique_ptr<RdKafka::Metadata> metadata(raw);
-    if (err != RdKafka::ERR_NO_ERROR) {
-      return make_error(ErrorCode::kUnavailable, "Kafka brokers {} did not answer: {}",
-                        options_.brokers, RdKafka::err2str(err));
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_ptr<RdKafka::Metadata> metadata;
+    while (true) {
+      // A second at a time, serving the client's events in between (they carry the refusal).
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      RdKafka::Metadata* raw = nullptr;
+      auto err = consumer_->metadata(false, topic.get(), &raw,
+                                     static_cast<int>(std::clamp<int64_t>(left.count(), 1, 1000)));
+      metadata.reset(raw);
+      if (err == RdKafka::ERR_NO_ERROR) break;
+      std::unique_ptr<RdKafka::Message> event(consumer_->consume(0));
+      if (event && event->err() == RdKafka::ERR__AUTHENTICATION) {
+        events_.note_auth_failure(event->errstr());
+      }
+      if (auto refused = events_.auth_failure()) {
+        return make_error(ErrorCode::kAuth, "Kafka brokers {} refused the credentials: {}",
+                          options_.brokers, *refused);
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return make_error(ErrorCode::kUnavailable, "Kafka brokers {} did not answer: {}",
+                          options_.brokers, RdKafka::err2str(err));
+      }
     }
     for (const RdKafka::TopicMetadata* one : *metadata->topics()) {
       if (one->topic() == options_.topic && one->err() == RdKafka::ERR_NO_ERROR &&

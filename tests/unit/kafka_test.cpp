@@ -40,6 +40,8 @@ class Broker {
     return broker;
   }
   const std::string& bootstrap() const { return bootstrap_; }
+  // The listener that takes SASL/PLAIN ("" if the broker was started by an older script).
+  std::string sasl_bootstrap() const { return first_line(dir_ + "/sasl_bootstrap"); }
   bool ok() const { return !bootstrap_.empty(); }
 
   void create_topic(const std::string& name, int partitions) {
@@ -53,6 +55,12 @@ class Broker {
     ASSERT_EQ(script(fmt::format("start {}", dir_)), 0) << log_tail();
     std::ifstream in(dir_ + "/bootstrap");
     std::getline(in, bootstrap_);
+  }
+  static std::string first_line(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
   }
   std::string log_tail() const {
     return test::run_command(fmt::format("tail -n 30 {}/logs/server.log 2>&1", dir_)).out;
@@ -340,6 +348,38 @@ TEST_F(EngineKafka, PoisonMessagesAreRefusedWithTheirOffsetAndThePartitionGoesOn
   EXPECT_EQ(reasons.count(1), 1u);
   EXPECT_EQ(reasons[2], "line_too_long");
   EXPECT_EQ(reasons.count(5), 1u);
+}
+
+// Credentials pass through as librdkafka properties, the secret from the environment: against
+// the broker's SASL/PLAIN listener the right password stores what a file run stores and is in
+// no log line (-v), and a wrong one is `auth_failed` within seconds (it was `unavailable`
+// after 30 s, saying the broker did not answer).
+TEST_F(EngineKafka, SaslCredentialsFromTheEnvironmentWorkAndAWrongPasswordIsAuthFailed) {
+  const std::string sasl = Broker::get().sasl_bootstrap();
+  ASSERT_FALSE(sasl.empty()) << "the test broker has no SASL listener: restart it";
+  const auto [input, lines, topic] = prepare("sasl", 3000, 3);
+  produce(topic, lines, 0, lines.size());
+  const std::string secret = "tp-test-secret";  // scripts/kafka-test-broker.sh's test user
+  auto ingest = [&](const std::string& password, const std::string& db) {
+    return test::run_command(fmt::format(
+        "TP_TEST_KAFKA_PASSWORD={} {} -v ingest --db {} -q --kafka {} --topic {} "
+        "--until-caught-up --batch-rows 2000 --kafka-property security.protocol=SASL_PLAINTEXT "
+        "--kafka-property sasl.mechanism=PLAIN --kafka-property sasl.username=tablepulse "
+        "--kafka-property sasl.password=env:TP_TEST_KAFKA_PASSWORD 2>&1",
+        password, test::tablepulse_binary(), db, sasl, topic));
+  };
+  const std::string db = (dir_.path() / "kafka").string();
+  auto run = ingest(secret, db);
+  EXPECT_EQ(run.status, 0) << run.out;
+  EXPECT_NE(run.out.find("sasl.password"), std::string::npos) << "names are logged";
+  EXPECT_EQ(run.out.find(secret), std::string::npos) << "the secret is logged:\n" << run.out;
+  expect_same_as_clean(test::stored(db), clean_run(dir_, input));
+
+  const auto started = std::chrono::steady_clock::now();
+  auto refused = ingest("not-" + secret, (dir_.path() / "refused").string());
+  EXPECT_EQ(refused.status, error_exit_status(ErrorCode::kAuth)) << refused.out;
+  EXPECT_NE(refused.out.find("refused the credentials"), std::string::npos) << refused.out;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);
 }
 
 TEST_F(EngineKafka, AMissingTopicIsAClearErrorNotASilentWait) {
