@@ -103,7 +103,7 @@ EOF
 
 start() {
   local dir=$1 http_port=$2 tcp_port=${3:-}
-  [[ -n $tcp_port ]] || tcp_port=$(free_port)
+  [[ -n $tcp_port ]] || tcp_port=$(free_port "$http_port")
   [[ -x $SERVER_BIN ]] || {
     echo "clickhouse-server not found (apt install clickhouse-server; scripts/deps.sh does)" >&2
     exit 1

@@ -212,13 +212,11 @@ start() {
   else
     rm -rf "$dir/data"
     [[ -n $port ]] || port=$(free_port)
-    controller_port=$(free_port)
-    while [[ $controller_port == "$port" ]]; do controller_port=$(free_port); done
+    controller_port=$(free_port "$port")
     cluster_id=$("$JAVA" $TOOL_JVM_OPTS -cp "$(classpath)" kafka.tools.StorageTool random-uuid)
   fi
   if [[ -z $sasl_port ]]; then  # also for a DIR formatted before the SASL listener existed
-    sasl_port=$(free_port)
-    while [[ $sasl_port == "$port" || $sasl_port == "$controller_port" ]]; do sasl_port=$(free_port); done
+    sasl_port=$(free_port "$port" "$controller_port")
   fi
   write_config "$dir" "$port" "$controller_port" "$sasl_port"
   printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nKAFKA_SASL_PORT=%s\nKAFKA_CLUSTER_ID=%s\n' \

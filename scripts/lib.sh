@@ -3,9 +3,15 @@
 # watcher that stops it when the test that wanted it dies), waiting until it answers, its log
 # on failure, and stopping the group. Sourced, not run; the caller sets `set -euo pipefail`.
 
-# A free TCP port on the loopback interface, found by binding port 0.
+# free_port [TAKEN...]: a free TCP port on the loopback interface, found by binding port 0,
+# and none of TAKEN (ports chosen for the same server but not bound yet).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  local port
+  while true; do
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    [[ " $* " == *" $port "* ]] || break
+  done
+  echo "$port"
 }
 
 # True while the process runs (a zombie waiting for its parent to reap it counts as gone).

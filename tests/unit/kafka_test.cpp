@@ -53,8 +53,7 @@ class Broker {
   void stop() { ASSERT_EQ(script(fmt::format("stop {}", dir_)), 0); }
   void start() {
     ASSERT_EQ(script(fmt::format("start {}", dir_)), 0) << log_tail();
-    std::ifstream in(dir_ + "/bootstrap");
-    std::getline(in, bootstrap_);
+    bootstrap_ = first_line(dir_ + "/bootstrap");
   }
   static std::string first_line(const std::string& path) {
     std::ifstream in(path);
@@ -71,8 +70,7 @@ class Broker {
     const char* shared = std::getenv("TP_KAFKA_DIR");
     if (shared != nullptr && std::filesystem::exists(std::string(shared) + "/bootstrap")) {
       dir_ = shared;
-      std::ifstream in(dir_ + "/bootstrap");
-      std::getline(in, bootstrap_);
+      bootstrap_ = first_line(dir_ + "/bootstrap");
       return;
     }
     own_.emplace();
