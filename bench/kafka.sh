@@ -46,3 +46,15 @@ if [[ -n ${BASELINE:-} ]]; then
   printf '%-34s %10.2f %12s\n' "ingest --kafka, $BASELINE" "$baseline" "$(rate "$baseline")"
 fi
 python3 -c "print(f'kafka / file time: {$from_kafka / $from_file:.2f}')"
+# How far apart in event time the partitions were at each checkpoint insert (its rows, of one
+# or more batch groups, share one committed_at): what a step spans beyond a file batch.
+drift() {  # db: the largest and the median spread, in hours
+  $BIN sql --rows --db "$1" "SELECT round(max(d) / 3600000, 2) AS largest_h,
+    round(median(d) / 3600000, 2) AS median_h, count() AS inserts FROM (SELECT
+    max(toUnixTimestamp64Milli(max_event_ts)) - min(toUnixTimestamp64Milli(max_event_ts)) AS d
+    FROM ingest_batches FINAL WHERE inserted > 0 GROUP BY committed_at)"
+}
+echo "partitions' spread in event time per checkpoint insert: this build $(drift "$WORK/db-kafka")"
+if [[ -n ${BASELINE:-} ]]; then
+  echo "partitions' spread in event time per checkpoint insert: baseline $(drift "$WORK/db-baseline")"
+fi

@@ -17,7 +17,10 @@
 # formats DIR/data on first use (a later start on the same DIR keeps topics, offsets and the
 # ports), writes the bootstrap address to DIR/bootstrap and that of a second listener, which
 # takes SASL/PLAIN (SASL_PLAINTEXT) for user $KAFKA_TEST_SASL_USER with password
-# $KAFKA_TEST_SASL_PASSWORD, to DIR/sasl_bootstrap, prints nothing on success and returns
+# $KAFKA_TEST_SASL_PASSWORD, to DIR/sasl_bootstrap, and that of a third, which takes TLS (SSL)
+# with a certificate for 127.0.0.1 signed by DIR/tls/ca.pem, to DIR/ssl_bootstrap
+# (DIR/tls/other-ca.pem signed nothing: a client that trusts only it must refuse the broker).
+# It prints nothing on success and returns
 # once the broker answers a Kafka ApiVersions request; its logs are in DIR/logs. If
 # $TP_WATCH_PID is set, a watcher stops the broker when that process exits (a crashed test
 # leaves no broker running). add-partitions adds N partitions to the topic's current count.
@@ -125,17 +128,40 @@ EOF
 
 classpath() { echo "$KAFKA_HOME/lib/*"; }
 
+# The TLS listener's certificates, once per DIR: a CA, the broker's key and certificate for
+# IP 127.0.0.1 signed by it (a PEM keystore: PKCS#8 key, then the chain), and a second CA.
+write_tls() {
+  local tls=$1/tls
+  [[ -f $tls/broker.pem && -f $tls/other-ca.pem ]] && return 0
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    for ca in ca other-ca; do
+      openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=tablepulse test $ca" \
+        -keyout "$ca.key" -out "$ca.pem"
+    done
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout broker.key -out broker.csr
+    printf 'subjectAltName=IP:127.0.0.1\n' >broker.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile broker.ext -out broker.crt
+    cat broker.key broker.crt ca.pem >broker.pem
+  ) >"$1/logs/tls.log" 2>&1 || { echo "making the test certificates failed; $1/logs/tls.log:" >&2; tail -n 5 "$1/logs/tls.log" >&2; exit 1; }
+}
+
 write_config() {
-  local dir=$1 port=$2 controller_port=$3 sasl_port=$4
+  local dir=$1 port=$2 controller_port=$3 sasl_port=$4 ssl_port=$5
   mkdir -p "$dir/data" "$dir/logs"
+  write_tls "$dir"
   cat >"$dir/server.properties" <<EOF
 # Written by scripts/kafka-test-broker.sh: a single KRaft node for tests.
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,CONTROLLER://127.0.0.1:$controller_port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port,CONTROLLER://127.0.0.1:$controller_port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location=$dir/tls/broker.pem
 sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_TEST_SASL_USER="$KAFKA_TEST_SASL_PASSWORD";
 inter.broker.listener.name=PLAINTEXT
@@ -192,7 +218,7 @@ EOF
 }
 
 start() {
-  local dir=$1 port=${2:-} controller_port="" sasl_port="" cluster_id=""
+  local dir=$1 port=${2:-} controller_port="" sasl_port="" ssl_port="" cluster_id=""
   fetch
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
@@ -208,6 +234,7 @@ start() {
     port=${2:-$KAFKA_PORT}
     controller_port=$KAFKA_CONTROLLER_PORT
     sasl_port=${KAFKA_SASL_PORT:-}
+    ssl_port=${KAFKA_SSL_PORT:-}
     cluster_id=$KAFKA_CLUSTER_ID
   else
     rm -rf "$dir/data"
@@ -215,12 +242,12 @@ start() {
     controller_port=$(free_port "$port")
     cluster_id=$("$JAVA" $TOOL_JVM_OPTS -cp "$(classpath)" kafka.tools.StorageTool random-uuid)
   fi
-  if [[ -z $sasl_port ]]; then  # also for a DIR formatted before the SASL listener existed
-    sasl_port=$(free_port "$port" "$controller_port")
-  fi
-  write_config "$dir" "$port" "$controller_port" "$sasl_port"
-  printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nKAFKA_SASL_PORT=%s\nKAFKA_CLUSTER_ID=%s\n' \
-    "$port" "$controller_port" "$sasl_port" "$cluster_id" >"$dir/broker.env"
+  # Also for a DIR formatted before the SASL or the TLS listener existed.
+  [[ -n $sasl_port ]] || sasl_port=$(free_port "$port" "$controller_port")
+  [[ -n $ssl_port ]] || ssl_port=$(free_port "$port" "$controller_port" "$sasl_port")
+  write_config "$dir" "$port" "$controller_port" "$sasl_port" "$ssl_port"
+  printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nKAFKA_SASL_PORT=%s\nKAFKA_SSL_PORT=%s\nKAFKA_CLUSTER_ID=%s\n' \
+    "$port" "$controller_port" "$sasl_port" "$ssl_port" "$cluster_id" >"$dir/broker.env"
   if [[ ! -f $dir/data/meta.properties ]]; then
     if ! "$JAVA" $TOOL_JVM_OPTS -Dlog4j2.configurationFile="$dir/tools-log4j2.properties" \
       -cp "$(classpath)" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
@@ -230,7 +257,7 @@ start() {
       exit 1
     fi
   fi
-  rm -f "$dir/bootstrap" "$dir/sasl_bootstrap"
+  rm -f "$dir/bootstrap" "$dir/sasl_bootstrap" "$dir/ssl_bootstrap"
   # In a process group of its own: stop kills the whole group.
   # shellcheck disable=SC2086
   start_group "$dir/broker.pid" "$dir/watch.pid" 10 "$dir/logs/stdout.log" \
@@ -243,6 +270,7 @@ start() {
   case $status in
     0)
       echo "127.0.0.1:$sasl_port" >"$dir/sasl_bootstrap"
+      echo "127.0.0.1:$ssl_port" >"$dir/ssl_bootstrap"
       echo "127.0.0.1:$port" >"$dir/bootstrap"
       return 0
       ;;

@@ -378,7 +378,8 @@ void Consumer::Impl::prefetch(BatchGroup& group) {
 }
 
 Status Consumer::Impl::consume_kafka() {
-  const source::KafkaOptions& kafka = options_.kafka;
+  source::KafkaOptions kafka = options_.kafka;
+  kafka.prefetch_kbytes = source::kafka_prefetch_kbytes(options_.batch_max_rows);
   if (!kafka.dead_letter_topic.empty()) {
     auto producer = source::KafkaProducer::open(kafka.brokers, kafka.properties);
     if (!producer.ok()) return producer.error();

@@ -60,7 +60,7 @@ class LogEvents : public RdKafka::EventCb {
   void event_cb(RdKafka::Event& event) override {
     switch (event.type()) {
       case RdKafka::Event::EVENT_ERROR:
-        if (event.err() == RdKafka::ERR__AUTHENTICATION) note_auth_failure(event.str());
+        note_auth_failure(event.err(), event.str());
         if (event.fatal()) {
           spdlog::error("Kafka: fatal: {}", event.str());
           fatal_.store(true);
@@ -80,15 +80,20 @@ class LogEvents : public RdKafka::EventCb {
     }
   }
   bool fatal() const { return fatal_.load(); }
-  // Why a broker refused the credentials (SASL or TLS), if one did; librdkafka itself only
+  // Why a broker refused the credentials (SASL) or the TLS handshake failed (a broker
+  // certificate not trusted, a client certificate refused), if so; librdkafka itself only
   // retries, so a start-up with wrong credentials would look like a broker that never answers.
   std::optional<std::string> auth_failure() const {
     std::lock_guard lock(mutex_);
     return auth_failure_;
   }
-  void note_auth_failure(std::string why) {
+  void note_auth_failure(RdKafka::ErrorCode err, const std::string& why) {
+    const char* what = err == RdKafka::ERR__AUTHENTICATION ? "refused the credentials"
+                       : err == RdKafka::ERR__SSL          ? "failed the TLS handshake"
+                                                           : nullptr;
+    if (what == nullptr) return;
     std::lock_guard lock(mutex_);
-    if (!auth_failure_) auth_failure_ = std::move(why);
+    if (!auth_failure_) auth_failure_ = fmt::format("{}: {}", what, why);
   }
 
  private:
@@ -104,6 +109,13 @@ struct PartitionList {
 };
 
 }  // namespace
+
+int64_t kafka_prefetch_kbytes(size_t batch_rows) {
+  constexpr int64_t kLineBytes = 512;
+  constexpr int64_t kLibraryDefault = 65536, kLibraryMax = 2097151;
+  const int64_t wanted = static_cast<int64_t>(batch_rows) * 2 * kLineBytes / 1024;
+  return std::clamp(wanted, kLibraryDefault, kLibraryMax);
+}
 
 std::string kafka_source_prefix(std::string_view topic) { return fmt::format("kafka:{}/", topic); }
 
@@ -147,8 +159,9 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
                               {"isolation.level", "read_committed"},
                               // New partitions are found within 10 s.
                               {"topic.metadata.refresh.interval.ms", "10000"},
-                              // The local prefetch per partition (bounds memory).
-                              {"queued.max.messages.kbytes", "16384"},
+                              // The local prefetch, all partitions (bounds memory).
+                              {"queued.max.messages.kbytes",
+                               std::to_string(options_.prefetch_kbytes)},
                           },
                           options_.properties, &events_);
     if (!conf.ok()) return conf.error();
@@ -194,12 +207,9 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
       metadata.reset(raw);
       if (err == RdKafka::ERR_NO_ERROR) break;
       std::unique_ptr<RdKafka::Message> event(consumer_->consume(0));
-      if (event && event->err() == RdKafka::ERR__AUTHENTICATION) {
-        events_.note_auth_failure(event->errstr());
-      }
+      if (event) events_.note_auth_failure(event->err(), event->errstr());
       if (auto refused = events_.auth_failure()) {
-        return make_error(ErrorCode::kAuth, "Kafka brokers {} refused the credentials: {}",
-                          options_.brokers, *refused);
+        return make_error(ErrorCode::kAuth, "Kafka brokers {} {}", options_.brokers, *refused);
       }
       if (std::chrono::steady_clock::now() >= deadline) {
         return make_error(ErrorCode::kUnavailable, "Kafka brokers {} did not answer: {}",
