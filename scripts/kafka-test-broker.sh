@@ -145,11 +145,17 @@ write_tls() {
     openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
       -extfile broker.ext -out broker.crt
     cat broker.key broker.crt ca.pem >broker.pem
-  ) >"$1/logs/tls.log" 2>&1 || { echo "making the test certificates failed; $1/logs/tls.log:" >&2; tail -n 5 "$1/logs/tls.log" >&2; exit 1; }
+  ) >"$1/logs/tls.log" 2>&1 && return 0
+  echo "making the test certificates failed; $1/logs/tls.log:" >&2
+  tail -n 5 "$1/logs/tls.log" >&2
+  exit 1
 }
 
 write_config() {
   local dir=$1 port=$2 controller_port=$3 sasl_port=$4 ssl_port=$5
+  # Where it listens is also what it advertises: every endpoint is on loopback.
+  local endpoints="PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port"
+  endpoints+=",SSL://127.0.0.1:$ssl_port,CONTROLLER://127.0.0.1:$controller_port"
   mkdir -p "$dir/data" "$dir/logs"
   write_tls "$dir"
   cat >"$dir/server.properties" <<EOF
@@ -157,8 +163,8 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port,CONTROLLER://127.0.0.1:$controller_port
+listeners=$endpoints
+advertised.listeners=$endpoints
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT
 listener.name.ssl.ssl.keystore.type=PEM
 listener.name.ssl.ssl.keystore.location=$dir/tls/broker.pem

@@ -112,9 +112,9 @@ struct PartitionList {
 
 int64_t kafka_prefetch_kbytes(size_t batch_rows) {
   constexpr int64_t kLineBytes = 512;
-  constexpr int64_t kLibraryDefault = 65536, kLibraryMax = 2097151;
+  constexpr int64_t kLibraryMax = 2097151;  // the largest value librdkafka takes
   const int64_t wanted = static_cast<int64_t>(batch_rows) * 2 * kLineBytes / 1024;
-  return std::clamp(wanted, kLibraryDefault, kLibraryMax);
+  return std::clamp(wanted, kLibraryPrefetchKbytes, kLibraryMax);
 }
 
 std::string kafka_source_prefix(std::string_view topic) { return fmt::format("kafka:{}/", topic); }
@@ -144,26 +144,26 @@ class KafkaSource::Impl : public RdKafka::RebalanceCb {
       : options_(options), listener_(listener) {}
 
   Status open(std::chrono::milliseconds connect_timeout) {
-    auto conf = make_conf(options_.brokers,
-                          {
-                              {"group.id", options_.group},
-                              {"client.id", "tablepulse"},
-                              // Offsets are ours to decide: committed after the checkpoint.
-                              {"enable.auto.commit", "false"},
-                              {"enable.auto.offset.store", "false"},
-                              {"auto.offset.reset", "earliest"},
-                              {"enable.partition.eof", "true"},
-                              // Rebalances move only the partitions that change owner.
-                              {"partition.assignment.strategy", "cooperative-sticky"},
-                              // Transactional producers' aborted messages are not events.
-                              {"isolation.level", "read_committed"},
-                              // New partitions are found within 10 s.
-                              {"topic.metadata.refresh.interval.ms", "10000"},
-                              // The local prefetch, all partitions (bounds memory).
-                              {"queued.max.messages.kbytes",
-                               std::to_string(options_.prefetch_kbytes)},
-                          },
-                          options_.properties, &events_);
+    auto conf =
+        make_conf(options_.brokers,
+                  {
+                      {"group.id", options_.group},
+                      {"client.id", "tablepulse"},
+                      // Offsets are ours to decide: committed after the checkpoint.
+                      {"enable.auto.commit", "false"},
+                      {"enable.auto.offset.store", "false"},
+                      {"auto.offset.reset", "earliest"},
+                      {"enable.partition.eof", "true"},
+                      // Rebalances move only the partitions that change owner.
+                      {"partition.assignment.strategy", "cooperative-sticky"},
+                      // Transactional producers' aborted messages are not events.
+                      {"isolation.level", "read_committed"},
+                      // New partitions are found within 10 s.
+                      {"topic.metadata.refresh.interval.ms", "10000"},
+                      // The local prefetch, all partitions (bounds memory).
+                      {"queued.max.messages.kbytes", std::to_string(options_.prefetch_kbytes)},
+                  },
+                  options_.properties, &events_);
     if (!conf.ok()) return conf.error();
     std::string problem;
     if (conf.value()->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), problem) !=

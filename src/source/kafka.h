@@ -18,6 +18,9 @@
 namespace tp::source {
 
 // How to reach the cluster and what to read; the defaults suit one consumer group per chain.
+// librdkafka's own default for queued.max.messages.kbytes (64 MB): the least prefetch we ask for.
+inline constexpr int64_t kLibraryPrefetchKbytes = 65536;
+
 struct KafkaOptions {
   std::string brokers;               // bootstrap.servers ("host:9092,host2:9092"); empty: no Kafka
   std::string topic;                 // the events topic
@@ -32,7 +35,7 @@ struct KafkaOptions {
   // default). The consumer sizes it to hold two of its batches: smaller than one batch, it was
   // drained before each batch was full and the reading waited for the fetcher (1M events from
   // 6 partitions at 16 MB: 7-10 s of 23 s in empty polls).
-  int64_t prefetch_kbytes = 65536;
+  int64_t prefetch_kbytes = kLibraryPrefetchKbytes;
 };
 
 // The prefetch that holds two batches of `batch_rows` event lines at 512 bytes a line (the
