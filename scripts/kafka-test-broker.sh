@@ -19,7 +19,10 @@
 # takes SASL/PLAIN (SASL_PLAINTEXT) for user $KAFKA_TEST_SASL_USER with password
 # $KAFKA_TEST_SASL_PASSWORD, to DIR/sasl_bootstrap, and that of a third, which takes TLS (SSL)
 # with a certificate for 127.0.0.1 signed by DIR/tls/ca.pem, to DIR/ssl_bootstrap
-# (DIR/tls/other-ca.pem signed nothing: a client that trusts only it must refuse the broker).
+# (DIR/tls/other-ca.pem signed nothing: a client that trusts only it must refuse the broker),
+# and that of a fourth, the same but requiring a client certificate signed by that CA (mutual
+# TLS; DIR/tls/client.key and client.crt are one, other-client.* one signed by other-ca), to
+# DIR/mtls_bootstrap.
 # It prints nothing on success and returns
 # once the broker answers a Kafka ApiVersions request; its logs are in DIR/logs. If
 # $TP_WATCH_PID is set, a watcher stops the broker when that process exits (a crashed test
@@ -128,11 +131,13 @@ EOF
 
 classpath() { echo "$KAFKA_HOME/lib/*"; }
 
-# The TLS listener's certificates, once per DIR: a CA, the broker's key and certificate for
-# IP 127.0.0.1 signed by it (a PEM keystore: PKCS#8 key, then the chain), and a second CA.
+# The TLS listeners' certificates, once per DIR: a CA, the broker's key and certificate for
+# IP 127.0.0.1 signed by it (a PEM keystore: PKCS#8 key, then the chain), a client's key and
+# certificate signed by it (for the mutual-TLS listener, whose truststore is the CA), a second
+# CA and a client certificate signed by that one.
 write_tls() {
   local tls=$1/tls
-  [[ -f $tls/broker.pem && -f $tls/other-ca.pem ]] && return 0
+  [[ -f $tls/broker.pem && -f $tls/other-ca.pem && -f $tls/other-client.crt ]] && return 0
   mkdir -p "$tls"
   (
     cd "$tls"
@@ -140,10 +145,17 @@ write_tls() {
       openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=tablepulse test $ca" \
         -keyout "$ca.key" -out "$ca.pem"
     done
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout broker.key -out broker.csr
-    printf 'subjectAltName=IP:127.0.0.1\n' >broker.ext
-    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
-      -extfile broker.ext -out broker.crt
+    # sign NAME CA EXTENSION: NAME.key and NAME.crt, signed by CA.
+    sign() {
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=tablepulse test $1" -keyout "$1.key" \
+        -out "$1.csr"
+      printf '%s\n' "$3" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days 3650 \
+        -extfile "$1.ext" -out "$1.crt"
+    }
+    sign broker ca subjectAltName=IP:127.0.0.1
+    sign client ca extendedKeyUsage=clientAuth
+    sign other-client other-ca extendedKeyUsage=clientAuth
     cat broker.key broker.crt ca.pem >broker.pem
   ) >"$1/logs/tls.log" 2>&1 && return 0
   echo "making the test certificates failed; $1/logs/tls.log:" >&2
@@ -152,10 +164,11 @@ write_tls() {
 }
 
 write_config() {
-  local dir=$1 port=$2 controller_port=$3 sasl_port=$4 ssl_port=$5
+  local dir=$1 port=$2 controller_port=$3 sasl_port=$4 ssl_port=$5 mtls_port=$6
   # Where it listens is also what it advertises: every endpoint is on loopback.
   local endpoints="PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sasl_port"
-  endpoints+=",SSL://127.0.0.1:$ssl_port,CONTROLLER://127.0.0.1:$controller_port"
+  endpoints+=",SSL://127.0.0.1:$ssl_port,MTLS://127.0.0.1:$mtls_port"
+  endpoints+=",CONTROLLER://127.0.0.1:$controller_port"
   mkdir -p "$dir/data" "$dir/logs"
   write_tls "$dir"
   cat >"$dir/server.properties" <<EOF
@@ -165,9 +178,14 @@ node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
 listeners=$endpoints
 advertised.listeners=$endpoints
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,MTLS:SSL,CONTROLLER:PLAINTEXT
 listener.name.ssl.ssl.keystore.type=PEM
 listener.name.ssl.ssl.keystore.location=$dir/tls/broker.pem
+listener.name.mtls.ssl.keystore.type=PEM
+listener.name.mtls.ssl.keystore.location=$dir/tls/broker.pem
+listener.name.mtls.ssl.truststore.type=PEM
+listener.name.mtls.ssl.truststore.location=$dir/tls/ca.pem
+listener.name.mtls.ssl.client.auth=required
 sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_TEST_SASL_USER="$KAFKA_TEST_SASL_PASSWORD";
 inter.broker.listener.name=PLAINTEXT
@@ -224,7 +242,7 @@ EOF
 }
 
 start() {
-  local dir=$1 port=${2:-} controller_port="" sasl_port="" ssl_port="" cluster_id=""
+  local dir=$1 port=${2:-} controller_port="" sasl_port="" ssl_port="" mtls_port="" cluster_id=""
   fetch
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
@@ -241,6 +259,7 @@ start() {
     controller_port=$KAFKA_CONTROLLER_PORT
     sasl_port=${KAFKA_SASL_PORT:-}
     ssl_port=${KAFKA_SSL_PORT:-}
+    mtls_port=${KAFKA_MTLS_PORT:-}
     cluster_id=$KAFKA_CLUSTER_ID
   else
     rm -rf "$dir/data"
@@ -248,12 +267,13 @@ start() {
     controller_port=$(free_port "$port")
     cluster_id=$("$JAVA" $TOOL_JVM_OPTS -cp "$(classpath)" kafka.tools.StorageTool random-uuid)
   fi
-  # Also for a DIR formatted before the SASL or the TLS listener existed.
+  # Also for a DIR formatted before the SASL or a TLS listener existed.
   [[ -n $sasl_port ]] || sasl_port=$(free_port "$port" "$controller_port")
   [[ -n $ssl_port ]] || ssl_port=$(free_port "$port" "$controller_port" "$sasl_port")
-  write_config "$dir" "$port" "$controller_port" "$sasl_port" "$ssl_port"
-  printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nKAFKA_SASL_PORT=%s\nKAFKA_SSL_PORT=%s\nKAFKA_CLUSTER_ID=%s\n' \
-    "$port" "$controller_port" "$sasl_port" "$ssl_port" "$cluster_id" >"$dir/broker.env"
+  [[ -n $mtls_port ]] || mtls_port=$(free_port "$port" "$controller_port" "$sasl_port" "$ssl_port")
+  write_config "$dir" "$port" "$controller_port" "$sasl_port" "$ssl_port" "$mtls_port"
+  printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nKAFKA_SASL_PORT=%s\nKAFKA_SSL_PORT=%s\nKAFKA_MTLS_PORT=%s\nKAFKA_CLUSTER_ID=%s\n' \
+    "$port" "$controller_port" "$sasl_port" "$ssl_port" "$mtls_port" "$cluster_id" >"$dir/broker.env"
   if [[ ! -f $dir/data/meta.properties ]]; then
     if ! "$JAVA" $TOOL_JVM_OPTS -Dlog4j2.configurationFile="$dir/tools-log4j2.properties" \
       -cp "$(classpath)" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
@@ -263,7 +283,7 @@ start() {
       exit 1
     fi
   fi
-  rm -f "$dir/bootstrap" "$dir/sasl_bootstrap" "$dir/ssl_bootstrap"
+  rm -f "$dir/bootstrap" "$dir/sasl_bootstrap" "$dir/ssl_bootstrap" "$dir/mtls_bootstrap"
   # In a process group of its own: stop kills the whole group.
   # shellcheck disable=SC2086
   start_group "$dir/broker.pid" "$dir/watch.pid" 10 "$dir/logs/stdout.log" \
@@ -277,6 +297,7 @@ start() {
     0)
       echo "127.0.0.1:$sasl_port" >"$dir/sasl_bootstrap"
       echo "127.0.0.1:$ssl_port" >"$dir/ssl_bootstrap"
+      echo "127.0.0.1:$mtls_port" >"$dir/mtls_bootstrap"
       echo "127.0.0.1:$port" >"$dir/bootstrap"
       return 0
       ;;

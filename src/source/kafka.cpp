@@ -53,6 +53,18 @@ Result<std::unique_ptr<RdKafka::Conf>> make_conf(
   return conf;
 }
 
+// Whether a broker's TLS alert in `why` (OpenSSL's "SSL alert number N") refuses this client's
+// certificate: bad (42), unsupported (43), revoked (44), expired (45) or unknown (46)
+// certificate, unknown CA (48), access denied (49), certificate required (116; RFC 8446
+// §6.2). librdkafka reports those as a transport failure, which it would retry for ever.
+bool broker_refused_client_certificate(const std::string& why) {
+  constexpr std::string_view kAlert = "SSL alert number ";
+  const size_t at = why.find(kAlert);
+  if (at == std::string::npos) return false;
+  const int alert = std::atoi(why.c_str() + at + kAlert.size());
+  return (alert >= 42 && alert <= 46) || alert == 48 || alert == 49 || alert == 116;
+}
+
 // librdkafka's log lines and errors through spdlog (a broker that is down is a warning: the
 // client reconnects by itself).
 class LogEvents : public RdKafka::EventCb {
@@ -90,7 +102,9 @@ class LogEvents : public RdKafka::EventCb {
   void note_auth_failure(RdKafka::ErrorCode err, const std::string& why) {
     const char* what = err == RdKafka::ERR__AUTHENTICATION ? "refused the credentials"
                        : err == RdKafka::ERR__SSL          ? "failed the TLS handshake"
-                                                           : nullptr;
+                       : err == RdKafka::ERR__TRANSPORT && broker_refused_client_certificate(why)
+                           ? "refused this client's certificate in the TLS handshake"
+                           : nullptr;
     if (what == nullptr) return;
     std::lock_guard lock(mutex_);
     if (!auth_failure_) auth_failure_ = fmt::format("{}: {}", what, why);

@@ -45,6 +45,9 @@ class Broker {
   // The listener that takes TLS ("" if the broker was started by an older script), and the CA
   // that signed its certificate (tls/other-ca.pem signed nothing).
   std::string ssl_bootstrap() const { return first_line(dir_ + "/ssl_bootstrap"); }
+  // The listener that also requires a client certificate signed by that CA (tls/client.*;
+  // tls/other-client.* is signed by other-ca), "" if the broker was started by an older script.
+  std::string mtls_bootstrap() const { return first_line(dir_ + "/mtls_bootstrap"); }
   std::string tls_file(const std::string& name) const { return dir_ + "/tls/" + name; }
   bool ok() const { return !bootstrap_.empty(); }
 
@@ -409,6 +412,42 @@ TEST_F(EngineKafka, TlsWithTheBrokersCaWorksAndAnUntrustedCertificateIsAuthFaile
   EXPECT_EQ(refused.status, error_exit_status(ErrorCode::kAuth)) << refused.out;
   EXPECT_NE(refused.out.find("TLS handshake"), std::string::npos) << refused.out;
   EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);
+}
+
+// Mutual TLS, the same pass-through: against the listener that requires a client certificate,
+// the one its CA signed stores what a file run stores; none, or one another CA signed, is
+// `auth_failed` within seconds, saying the handshake failed.
+TEST_F(EngineKafka, MutualTlsWithASignedClientCertificateWorksAndNoneOrAnUntrustedOneIsAuthFailed) {
+  const std::string mtls = Broker::get().mtls_bootstrap();
+  ASSERT_FALSE(mtls.empty()) << "the test broker has no mutual-TLS listener: restart it";
+  const auto [input, lines, topic] = prepare("mtls", 3000, 3);
+  produce(topic, lines, 0, lines.size());
+  const Broker& broker = Broker::get();
+  auto ingest = [&](const std::string& client, const std::string& db) {
+    std::string certificate;
+    if (!client.empty()) {
+      certificate = fmt::format(
+          " --kafka-property ssl.certificate.location={} --kafka-property ssl.key.location={}",
+          broker.tls_file(client + ".crt"), broker.tls_file(client + ".key"));
+    }
+    return test::run_command(fmt::format(
+        "{} ingest --db {} -q --kafka {} --topic {} --until-caught-up --batch-rows 2000 "
+        "--kafka-property security.protocol=SSL --kafka-property ssl.ca.location={}{} 2>&1",
+        test::tablepulse_binary(), db, mtls, topic, broker.tls_file("ca.pem"), certificate));
+  };
+  const std::string db = (dir_.path() / "kafka").string();
+  auto run = ingest("client", db);
+  EXPECT_EQ(run.status, 0) << run.out;
+  expect_same_as_clean(test::stored(db), clean_run(dir_, input));
+
+  for (const std::string client : {"", "other-client"}) {
+    SCOPED_TRACE("client certificate: " + (client.empty() ? "none" : client));
+    const auto started = std::chrono::steady_clock::now();
+    auto refused = ingest(client, (dir_.path() / ("refused-" + client)).string());
+    EXPECT_EQ(refused.status, error_exit_status(ErrorCode::kAuth)) << refused.out;
+    EXPECT_NE(refused.out.find("TLS handshake"), std::string::npos) << refused.out;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);
+  }
 }
 
 TEST_F(EngineKafka, AMissingTopicIsAClearErrorNotASilentWait) {
