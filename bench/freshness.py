@@ -3,12 +3,15 @@ file serve follows at a fixed rate; a reader consumes the page's server-sent eve
 (/api/v1/stream) and notes when each line's effect becomes visible, twice: when its event is
 stored (the snapshot's stored_lines reach it: the revenue, funnel and top-item panels include
 it) and when its batch is checkpointed (the committed counters reach it: wait times and
-turnover too). Prints p50/p99 of both per rate. Not a test: prints figures.
+turnover too). Prints p50/p99 of both per rate, and the CPU serve used meanwhile (cores: its
+CPU-seconds per second from the first line written until the last is checkpointed). Not a
+test: prints figures.
 With --kafka the writer sends the lines to a topic of a private broker
 (scripts/kafka-test-broker.sh) through Kafka's console producer instead, and serve reads it with
 --kafka: produce-to-page latency.
 Usage: python3 bench/freshness.py [--kafka] [RATE ...]   (default: 1000 5000; 20 s each)
-FRESHNESS_SERVE_ARGS="--batch-ms 1000" adds options to serve's command line;
+FRESHNESS_SERVE_ARGS="--batch-ms 1000" adds options to serve's command line (--match-ms 250:
+wait times and turnover fresher, at what CPU cost);
 FRESHNESS_SERVE_LOG=PREFIX keeps serve's debug log (-v: each batch's and each snapshot's timings)
 of each rate in PREFIX-RATE.log."""
 import json
@@ -61,6 +64,13 @@ class Broker:
 
     def stop(self):
         subprocess.run(["bash", SCRIPT, "stop", self.dir], check=False)
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far (its threads included)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(rate, work, broker=None):
@@ -122,6 +132,7 @@ def run(rate, work, broker=None):
     thread.start()
     # The console producer's JVM and serve's first partition assignment are not the latency.
     time.sleep(6 if producer else 1)
+    cpu_at_start = cpu_seconds(serve.pid)
     with (producer.stdin if producer else open(source, "ab", buffering=0)) as out:
         start = time.time()
         chunk = max(1, rate // 100)  # write in 10 ms slices
@@ -136,6 +147,7 @@ def run(rate, work, broker=None):
             for j in range(i, min(i + chunk, len(lines))):
                 written_at[j] = now
     done.wait(timeout=30)
+    cores = (cpu_seconds(serve.pid) - cpu_at_start) / (time.time() - start)
     if producer:
         producer.wait(timeout=30)
     serve.terminate()
@@ -146,6 +158,7 @@ def run(rate, work, broker=None):
         pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))]
         print(f"{rate:>6} events/s  {len(lines):>7} events  {label:>12}  p50 {pct(0.5):6.0f} ms  "
               f"p99 {pct(0.99):6.0f} ms  max {latencies[-1]:6.0f} ms  not seen {missing}")
+    print(f"{rate:>6} events/s  serve used {cores:.2f} cores meanwhile")
 
 
 def main():

@@ -40,6 +40,13 @@ void add_consumer_flags(CLI::App* command, ConsumerFlags& flags, ConsumerDefault
       ->capture_default_str()
       ->check(CLI::Range(1, 3'600'000));
   command
+      ->add_option("--match-ms", o.match_linger_ms,
+                   "Run the match step (wait times, turnover, the committed counters) at most "
+                   "about once per this many ms, and per --batch-ms; lower: fresher panels, "
+                   "more CPU")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3'600'000));
+  command
       ->add_option("--dedup-memory", o.dedup_memory_ids,
                    "event_ids remembered in memory (at least --batch-rows)")
       ->capture_default_str();

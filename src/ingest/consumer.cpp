@@ -36,10 +36,6 @@ using Clock = BatchClock;
 
 constexpr int64_t kMatchRangeGapMs = 600'000;  // a batch's events further apart than this
 constexpr size_t kMaxMatchRanges = 8;          // … are refreshed as separate ranges, up to 8
-// The matcher waits this long for more inserted batches at least: the match step is the
-// costliest fixed cost of a batch, and wait times and turnover (which it feeds) need no
-// faster refresh; revenue, funnel and top items follow each insert (DESIGN §7).
-constexpr int64_t kMatchLingerMs = 1000;
 
 double ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
@@ -170,13 +166,14 @@ class Consumer::Impl : public source::PartitionListener {
   // the database accepts): the reader decodes batch N+2 while the committer inserts batch N+1
   // (one batch waits for it) and the matcher runs the match step and checkpoints of the
   // groups inserted before (up to 4 wait for it, their events already dropped; it lingers
-  // up to --batch-ms, and at least kMatchLingerMs, for them, since a step costs 80-300 ms of
-  // CPU even for a few events: a live stream gets about one step a second whatever its insert
-  // cadence, a bulk load larger steps). Match steps run in batch order, each after its
-  // batches' inserts (docs/DESIGN.md §6a).
+  // up to --batch-ms, and at least --match-ms, for them, since a step costs 80-430 ms of CPU
+  // even for a few events: a live stream gets about one step a second by default whatever
+  // its insert cadence, a bulk load larger steps). Match steps run in batch order, each after
+  // its batches' inserts (docs/DESIGN.md §6a).
   Stage<std::vector<InsertedBatch>> matcher_{
       factory_, 4,
-      std::chrono::milliseconds(std::max<int64_t>(options_.batch_max_age_ms, kMatchLingerMs)),
+      std::chrono::milliseconds(
+          std::max<int64_t>(options_.batch_max_age_ms, options_.match_linger_ms)),
       [this](clickhouse::Client& client, std::vector<std::vector<InsertedBatch>>& groups) {
         std::vector<InsertedBatch> batches;
         for (auto& group : groups) {

@@ -136,5 +136,51 @@ TEST(EngineFollow, TruncatedAndRotatedFilesLoseNothingAndResumeExactly) {
   EXPECT_EQ(totals_of(db), totals_of(clean));
 }
 
+// --match-ms sets how often a live stream's match step, and with it the checkpoint, runs: the
+// same trickle (50 lines every 300 ms for 3.6 s, --batch-ms 50: a batch each) is checkpointed
+// about once a second by default (four waiting batches would end the wait sooner) and about
+// once a batch with --match-ms 100 (the match step feeds wait
+// times and turnover; DESIGN §7 weighs the freshness against the CPU). One checkpoint insert
+// is one committed_at in ingest_batches.
+TEST(EngineFollow, MatchMsSetsHowOftenALiveStreamIsCheckpointed) {
+  test::TempDir dir;
+  const std::string all = dir.str() + "/all.jsonl";
+  ASSERT_EQ(test::run_command(fmt::format("{} generate --events 700 --seed 9 -o {} 2>&1",
+                                          test::tablepulse_binary(), all))
+                .status,
+            0);
+  const auto lines = read_lines(all);
+  constexpr size_t kChunks = 12, kChunkLines = 50;
+  ASSERT_GE(lines.size(), kChunks * kChunkLines);
+  auto checkpoints = [&](int match_ms) -> int64_t {
+    const std::string path = fmt::format("{}/live-{}.jsonl", dir.str(), match_ms);
+    const std::string db = fmt::format("{}/db-{}", dir.str(), match_ms);
+    write_lines(path, lines, 0, 0, false);
+    test::ServeProcess serve = test::start_serve(fmt::format(
+        "--db {} --source {} --follow --batch-ms 50 --match-ms {}", db, path, match_ms));
+    EXPECT_GT(serve.port, 0) << serve.first_line;
+    if (serve.port <= 0) return -1;
+    for (size_t chunk = 0; chunk < kChunks; ++chunk) {
+      write_lines(path, lines, chunk * kChunkLines, (chunk + 1) * kChunkLines, true);
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    httplib::Client client("127.0.0.1", serve.port);
+    EXPECT_EQ(wait_for(client, kChunks * kChunkLines), kChunks * kChunkLines);
+    EXPECT_EQ(test::stop_serve(serve), 0) << serve.first_line;
+    auto count = test::run_command(fmt::format(
+        "{} sql --db {} \"SELECT toInt64(uniqExact(committed_at)) AS n FROM ingest_batches\"",
+        test::tablepulse_binary(), db));
+    EXPECT_EQ(count.status, 0) << count.out;
+    return json::parse(count.out, nullptr, false).value("n", int64_t{-1});
+  };
+  const int64_t by_default = checkpoints(1000);
+  const int64_t often = checkpoints(100);
+  RecordProperty("checkpoints_by_default", std::to_string(by_default));
+  RecordProperty("checkpoints_at_100ms", std::to_string(often));
+  EXPECT_GE(by_default, 1);
+  EXPECT_LE(by_default, 6) << "3.6 s of writing and the catch-up: about one a second";
+  EXPECT_GE(often, 2 * by_default) << "by default " << by_default;
+}
+
 }  // namespace
 }  // namespace tp

@@ -73,8 +73,9 @@ TEST(CliFlags, ServeTakesAndChecksTheConsumerFlagsOfIngest) {
   constexpr int kNotExpected = 109;  // CLI11's ExtrasError: an option the command lacks
   for (const std::string& refused :
        {std::string("--dedup-memory 10 --batch-rows 100"), std::string("--batch-ms 0"),
-        std::string("--batch-rows 0"), std::string("--max-line-bytes 10"),
-        std::string("--retry-for soon"), std::string("--default-timezone Not/AZone")}) {
+        std::string("--match-ms 0"), std::string("--batch-rows 0"),
+        std::string("--max-line-bytes 10"), std::string("--retry-for soon"),
+        std::string("--default-timezone Not/AZone")}) {
     auto ingest = run("ingest", refused);
     auto serve = run("serve", refused);
     EXPECT_NE(ingest.status, 0) << refused << "\n" << ingest.out;
@@ -87,9 +88,9 @@ TEST(CliFlags, ServeTakesAndChecksTheConsumerFlagsOfIngest) {
   // Every consumer flag parses; the unknown zone, checked last before the database opens,
   // shows the command got that far.
   const std::string accepted =
-      "--batch-ms 5 --batch-rows 10 --dedup-memory 10 --dedup-lookback-ms 1000 "
-      "--max-line-bytes 100 --no-resume --retry-for 2s -f --dlq " + dir.str() +
-      "/dlq --dlq-max-bytes 0 --default-timezone Not/AZone";
+      "--batch-ms 5 --match-ms 5 --batch-rows 10 --dedup-memory 10 --dedup-lookback-ms 1000 "
+      "--max-line-bytes 100 --no-resume --retry-for 2s -f --dlq " +
+      dir.str() + "/dlq --dlq-max-bytes 0 --default-timezone Not/AZone";
   for (const char* command : {"ingest", "serve"}) {
     auto result = run(command, accepted);
     EXPECT_EQ(result.status, 2) << command << "\n" << result.out;
