@@ -9,9 +9,12 @@ INSERT INTO event_matches
 WITH
 toDateTime64('2299-12-31 23:59:59.999', 3, 'UTC') AS none_yet,
 toDateTime64('1900-01-01 00:00:00', 3, 'UTC') AS no_seat,
-stages AS
+-- The stages of those orders, read once: order_stages is ordered by order_id, so a few hundred
+-- ids touch most of its granules, and a CTE is read again at each of its three references. A
+-- scalar subquery is evaluated once per statement (1M events stored: 452 of 739 granules per
+-- read, the statement 258 -> 140 ms).
 (
-    SELECT order_id, event_type, ts, event_id, restaurant_id, table_id
+    SELECT groupArray((order_id, event_type, ts, event_id, restaurant_id, table_id))
     FROM order_stages
     WHERE order_id IN
         (SELECT order_id FROM events
@@ -19,6 +22,13 @@ stages AS
            AND ts >= {scan_start:DateTime64(3, 'UTC')} AND ts <= {scan_end:DateTime64(3, 'UTC')}
            AND (({{ranges}})
                 OR (event_type = 'order_placed' AND (restaurant_id, table_id) IN {{seated_tables}})))
+) AS stage_rows,
+stages AS
+(
+    SELECT tupleElement(stage, 1) AS order_id, tupleElement(stage, 2) AS event_type,
+           tupleElement(stage, 3) AS ts, tupleElement(stage, 4) AS event_id,
+           tupleElement(stage, 5) AS restaurant_id, tupleElement(stage, 6) AS table_id
+    FROM (SELECT arrayJoin(stage_rows) AS stage)
 ),
 orders AS
 (
