@@ -700,6 +700,52 @@ TEST(ServerStream, ASnapshotRecomputesOnlyThePanelsWithNews) {
   EXPECT_EQ(fake.metric_calls.load(), 6 + 3 + 3);
 }
 
+// A slow database slows the page's updates instead of taking the snapshot thread: with news
+// before every round and each panel query taking 40 ms (a round of six, 240 ms), rounds start
+// at least twice the average round apart, so the thread computes about half the time. Without
+// that bound the 250 ms minimum interval alone would keep it busy about 96 % of the time.
+TEST(ServerStream, ASlowDatabaseSlowsTheSnapshotsInsteadOfTakingTheThread) {
+  FakeFactory factory;
+  FakeBackend fake;
+  server::ServerOptions options;
+  options.timing.heartbeat_ms = 60000;  // only news makes a snapshot after the first
+  auto stats = std::make_shared<ingest::IngestStats>();
+  server::MetricsBackend backend = fake.backend();
+  std::atomic<int64_t> busy_us{0};
+  backend.run_metric = [&, run_metric = backend.run_metric](clickhouse::Client& client,
+                                                            const query::MetricRequest& request) {
+    const auto started = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(40ms);
+    auto rows = run_metric(client, request);
+    busy_us += std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count();
+    return rows;
+  };
+  RunningServer running(factory, backend, options, stats);
+  std::atomic<bool> done{false};
+  std::thread consumer([&] {  // an insert and a checkpoint every 10 ms: news all the time
+    while (!done) {
+      stats->stored_batches += 1;
+      stats->batches += 1;
+      std::this_thread::sleep_for(10ms);
+    }
+  });
+  auto client = running.client();
+  const auto started = std::chrono::steady_clock::now();
+  auto snapshots = read_snapshots(client, "/api/v1/stream", 8, 20s);
+  const double elapsed_us =
+      static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count());
+  done = true;
+  consumer.join();
+  ASSERT_EQ(snapshots.size(), 8u);
+  const double busy = static_cast<double>(busy_us.load()) / elapsed_us;
+  RecordProperty("busy_fraction", std::to_string(busy));
+  EXPECT_LT(busy, 0.7) << "the snapshot thread computed " << busy * 100 << " % of the time";
+}
+
 TEST(ServerStream, GoneClientsAreForgottenAndStopEndsStreams) {
   FakeFactory factory;
   FakeBackend fake;
