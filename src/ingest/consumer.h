@@ -35,8 +35,9 @@ struct IngestOptions {
   int64_t match_linger_ms = 1000;     // the match step waits at least this long (and at
                                       // least batch_max_age_ms) for more inserted batches: it
                                       // feeds wait times, turnover and the committed counters,
-                                      // and costs 80-430 ms of CPU even for a few events
-                                      // (DESIGN §7: at 250 ms, fresher panels, more CPU)
+                                      // and costs ≈ 80 ms of CPU even for a few events, ≈ 300
+                                      // with 1M stored (DESIGN §7: 250 ms, fresher panels for
+                                      // more CPU)
   size_t dedup_memory_ids = 2000000;  // event_ids remembered in memory (bounded; older ones are
                                       // found in the database by the batch lookup)
   int64_t dedup_lookback_ms = 6 * 3600 * 1000LL;  // how far from a batch's event times the
