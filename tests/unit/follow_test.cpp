@@ -77,10 +77,7 @@ json totals_of(const std::string& db) {
 TEST(EngineFollow, TruncatedAndRotatedFilesLoseNothingAndResumeExactly) {
   test::TempDir dir;
   const std::string all = dir.str() + "/all.jsonl";
-  ASSERT_EQ(test::run_command(fmt::format("{} generate --events 3000 --seed 5 -o {} 2>&1",
-                                          test::tablepulse_binary(), all))
-                .status,
-            0);
+  ASSERT_EQ(test::generate_events(all, 3000, 5).status, 0);
   const auto lines = read_lines(all);
   ASSERT_GT(lines.size(), 3000u);
   // Four contents of one path: 1000 lines; truncated to 300; rotated to 800 in a new file;
@@ -139,16 +136,13 @@ TEST(EngineFollow, TruncatedAndRotatedFilesLoseNothingAndResumeExactly) {
 // --match-ms sets how often a live stream's match step, and with it the checkpoint, runs: the
 // same trickle (50 lines every 300 ms for 3.6 s, --batch-ms 50: a batch each) is checkpointed
 // about once a second by default (four waiting batches would end the wait sooner) and about
-// once a batch with --match-ms 100 (the match step feeds wait
-// times and turnover; DESIGN §7 weighs the freshness against the CPU). One checkpoint insert
-// is one committed_at in ingest_batches.
+// once a batch with --match-ms 100 (the match step feeds wait times and turnover; DESIGN §7
+// weighs the freshness against the CPU). One checkpoint insert is one committed_at in
+// ingest_batches.
 TEST(EngineFollow, MatchMsSetsHowOftenALiveStreamIsCheckpointed) {
   test::TempDir dir;
   const std::string all = dir.str() + "/all.jsonl";
-  ASSERT_EQ(test::run_command(fmt::format("{} generate --events 700 --seed 9 -o {} 2>&1",
-                                          test::tablepulse_binary(), all))
-                .status,
-            0);
+  ASSERT_EQ(test::generate_events(all, 700, 9).status, 0);
   const auto lines = read_lines(all);
   constexpr size_t kChunks = 12, kChunkLines = 50;
   ASSERT_GE(lines.size(), kChunks * kChunkLines);

@@ -371,8 +371,7 @@ TEST(EngineFifo, NamedPipeIsNeverResumedFromACheckpoint) {
 TEST(EngineWorkers, AnExceptionInsideAWorkerEndsTheRunWithAnError) {
   test::TempDir dir;
   const std::string input = dir.str() + "/events.jsonl";
-  auto made = test::run_command(fmt::format("{} generate --events 2000 --seed 3 -o {} 2>&1",
-                                            test::tablepulse_binary(), input));
+  auto made = test::generate_events(input, 2000, 3);
   ASSERT_EQ(made.status, 0) << made.out;
   for (const char* fault : {"reader", "committer", "matcher"}) {
     auto run = test::run_command(fmt::format("TABLEPULSE_FAULTS={} {} ingest -q --db {} {} 2>&1",
@@ -388,10 +387,7 @@ TEST(EngineWorkers, AnExceptionInsideAWorkerEndsTheRunWithAnError) {
 TEST(EngineWorkers, ServeReportsAStoppedConsumerOnHealthz) {
   test::TempDir dir;
   const std::string input = dir.str() + "/events.jsonl";
-  ASSERT_EQ(test::run_command(fmt::format("{} generate --events 500 --seed 3 -o {} 2>&1",
-                                          test::tablepulse_binary(), input))
-                .status,
-            0);
+  ASSERT_EQ(test::generate_events(input, 500, 3).status, 0);
   test::ServeProcess serve =
       test::start_serve(fmt::format("--db {} --source {}", dir.str() + "/db", input),
                         {{"TABLEPULSE_FAULTS", "committer"}});
@@ -424,10 +420,7 @@ TEST(EngineWorkers, ServeReportsAStoppedConsumerOnHealthz) {
 std::filesystem::path events_column_file(const test::TempDir& dir, const std::string& db,
                                          std::string& part_name) {
   const std::string input = dir.str() + "/events.jsonl";
-  EXPECT_EQ(test::run_command(fmt::format("{} generate --events 3000 --seed 5 -o {} 2>&1",
-                                          test::tablepulse_binary(), input))
-                .status,
-            0);
+  EXPECT_EQ(test::generate_events(input, 3000, 5).status, 0);
   auto ingested = test::run_command(fmt::format("{} ingest -q --batch-rows 1000 --db {} {} 2>&1",
                                                 test::tablepulse_binary(), db, input));
   EXPECT_EQ(ingested.status, 0) << ingested.out;

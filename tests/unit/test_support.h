@@ -147,6 +147,13 @@ inline std::string tablepulse_binary() {
   return other != nullptr && *other != '\0' ? other : TABLEPULSE_BINARY;
 }
 
+// `tablepulse generate --events N --seed S -o PATH`, the generator's default noise included:
+// the inputs of the tests that need a realistic stream of a given size.
+inline CommandResult generate_events(const std::string& path, int events, int seed) {
+  return run_command(fmt::format("{} generate --events {} --seed {} -o {} 2>&1",
+                                 tablepulse_binary(), events, seed, path));
+}
+
 // Every data-quality total (the counter registry's select list, ingest/counters.h): a resumed
 // or retried run must report each as a clean run does.
 inline std::string data_quality_fields() {
