@@ -168,8 +168,8 @@ class Consumer::Impl : public source::PartitionListener {
   // groups inserted before (up to 4 wait for it, their events already dropped; it lingers
   // up to --batch-ms, and at least --match-ms, for them, since a step costs ≈ 80 ms of CPU
   // even for a few events (≈ 300 ms with 1M stored): a live stream gets about one step a
-  // second by default whatever its insert cadence, a bulk load larger steps). Match steps run in batch order, each after
-  // its batches' inserts (docs/DESIGN.md §6a).
+  // second by default whatever its insert cadence, a bulk load larger steps). Match steps run
+  // in batch order, each after its batches' inserts (docs/DESIGN.md §6a).
   Stage<std::vector<InsertedBatch>> matcher_{
       factory_, 4,
       std::chrono::milliseconds(
