@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -71,9 +72,13 @@ struct FakeBackend {
   std::atomic<int> metric_calls{0};
   std::atomic<int> revenue_calls{0};
   std::atomic<bool> fail{false};
+  // Runs first in each metric query, on the snapshot thread: a test's slow database or a
+  // batch that lands while the queries run. Set before the server starts.
+  std::function<void()> before_metric;
 
   server::MetricsBackend backend() {
     return {[this](clickhouse::Client&, const query::MetricRequest& r) -> Result<ordered_json> {
+              if (before_metric) before_metric();
               ++metric_calls;
               if (r.metric == query::Metric::kRevenue) ++revenue_calls;
               if (fail) return make_error(ErrorCode::kClickHouse, "fake failure");
@@ -637,19 +642,16 @@ TEST(ServerStream, ASnapshotCountsOnlyWhatItsPanelsCanInclude) {
   server::ServerOptions options;
   options.timing.heartbeat_ms = 60000;  // only news makes a snapshot after the first
   auto stats = std::make_shared<ingest::IngestStats>();
-  server::MetricsBackend backend = fake.backend();
   std::atomic<bool> landed{false};
-  backend.run_metric = [&, run_metric = backend.run_metric](clickhouse::Client& client,
-                                                            const query::MetricRequest& request) {
+  fake.before_metric = [&] {
     if (!landed.exchange(true)) {  // a batch is stored and checkpointed during the first queries
       stats->stored_lines += 7;
       stats->stored_batches += 1;
       stats->inserted += 7;
       stats->batches += 1;
     }
-    return run_metric(client, request);
   };
-  RunningServer running(factory, backend, options, stats);
+  RunningServer running(factory, fake.backend(), options, stats);
   auto client = running.client();
   auto snapshots = read_snapshots(client, "/api/v1/stream", 2, 5s);
   ASSERT_EQ(snapshots.size(), 2u);
@@ -710,19 +712,15 @@ TEST(ServerStream, ASlowDatabaseSlowsTheSnapshotsInsteadOfTakingTheThread) {
   server::ServerOptions options;
   options.timing.heartbeat_ms = 60000;  // only news makes a snapshot after the first
   auto stats = std::make_shared<ingest::IngestStats>();
-  server::MetricsBackend backend = fake.backend();
   std::atomic<int64_t> busy_us{0};
-  backend.run_metric = [&, run_metric = backend.run_metric](clickhouse::Client& client,
-                                                            const query::MetricRequest& request) {
+  fake.before_metric = [&] {  // the slow database: what the snapshot thread spends computing
     const auto started = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(40ms);
-    auto rows = run_metric(client, request);
     busy_us += std::chrono::duration_cast<std::chrono::microseconds>(
                    std::chrono::steady_clock::now() - started)
                    .count();
-    return rows;
   };
-  RunningServer running(factory, backend, options, stats);
+  RunningServer running(factory, fake.backend(), options, stats);
   std::atomic<bool> done{false};
   std::thread consumer([&] {  // an insert and a checkpoint every 10 ms: news all the time
     while (!done) {
